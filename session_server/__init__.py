@@ -1,0 +1,1 @@
+"""The Starlette application of E-Kengash Live: the session hub and its HTTP API."""

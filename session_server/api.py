@@ -1,0 +1,255 @@
+"""The read API and demo sign-in (CONTRACT.md "HTTP"). Each handler's docstring after
+`---` is its OpenAPI description, served at /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from session_server.auth.tokens import Actor
+from session_server.commands.sections import council_section, session_section
+from session_server.db import models
+from session_server.db.engine import Database
+from session_server.http import ApiError, caller, read_json
+
+
+def _db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def _council(c: models.Council, deputies: int | None = None) -> dict[str, Any]:
+    out = {**council_section(c), "seats": c.rules.get("seats")}
+    if deputies is not None:
+        out["deputies"] = deputies
+    return out
+
+
+async def list_councils(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: Councils, with their seats and number of deputies on the roster
+    responses:
+      200: {description: "[{id, name, region, seats, deputies}]"}
+    """
+    async with _db(request).read() as db:
+        counts = dict(
+            (
+                await db.execute(
+                    select(models.Deputy.council_id, func.count()).group_by(
+                        models.Deputy.council_id
+                    )
+                )
+            ).all()
+        )
+        councils = await db.scalars(select(models.Council).order_by(models.Council.name))
+        return JSONResponse([_council(c, counts.get(c.id, 0)) for c in councils])
+
+
+async def _get_council(db: Any, council_id: int) -> models.Council:
+    council = await db.get(models.Council, council_id)
+    if council is None:
+        raise ApiError(404, "not_found", f"there is no council {council_id}")
+    assert isinstance(council, models.Council)
+    return council
+
+
+async def get_council(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: One council with its rules (reglament)
+    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    responses:
+      200: {description: "{id, name, region, seats, rules}"}
+      404: {description: no such council}
+    """
+    async with _db(request).read() as db:
+        council = await _get_council(db, request.path_params["id"])
+        return JSONResponse({**_council(council), "rules": council.rules})
+
+
+def _may_see_pinfl(actor: Actor, council_id: int) -> bool:
+    return actor.role == "admin" or (actor.role == "secretary" and actor.council_id == council_id)
+
+
+async def list_deputies(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: A council's deputies by seat; PINFL only for its secretariat and admins
+    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    responses:
+      200: {description: "[{id, name, seat, district, faction}]"}
+      404: {description: no such council}
+    """
+    actor = caller(request)
+    council_id = request.path_params["id"]
+    async with _db(request).read() as db:
+        await _get_council(db, council_id)
+        rows = await db.scalars(
+            select(models.Deputy)
+            .where(models.Deputy.council_id == council_id)
+            .order_by(models.Deputy.seat_no)
+        )
+        with_pinfl = _may_see_pinfl(actor, council_id)
+        return JSONResponse(
+            [
+                {
+                    "id": d.id,
+                    "name": d.full_name,
+                    "seat": d.seat_no,
+                    "district": d.district,
+                    "faction": d.faction,
+                    **({"pinfl": d.pinfl} if with_pinfl else {}),
+                }
+                for d in rows
+            ]
+        )
+
+
+async def list_sessions(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: Sessions, newest first, with council and state
+    parameters:
+      - {name: council, in: query, schema: {type: integer}}
+      - {name: state, in: query, schema: {type: string, enum: [scheduled, open, closed]}}
+    responses:
+      200: {description: "[{id, number, title, date, state, council}]"}
+      400: {description: bad filter}
+    """
+    query = select(models.Session, models.Council).join(models.Council)
+    council = request.query_params.get("council")
+    if council is not None:
+        if not council.isdigit():
+            raise ApiError(400, "bad_query", "council must be a number")
+        query = query.where(models.Session.council_id == int(council))
+    state = request.query_params.get("state")
+    if state is not None:
+        if state not in ("scheduled", "open", "closed"):
+            raise ApiError(400, "bad_query", "state is one of scheduled, open, closed")
+        query = query.where(models.Session.state == state)
+    query = query.order_by(models.Session.scheduled_for.desc(), models.Session.id.desc())
+    async with _db(request).read() as db:
+        rows = (await db.execute(query.limit(200))).all()
+        return JSONResponse(
+            [{**session_section(s), "council": council_section(c)} for s, c in rows]
+        )
+
+
+async def get_session(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: One session with its agenda; live state comes over /ws
+    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    responses:
+      200: {description: "{id, number, title, date, state, council, agenda, seq}"}
+      404: {description: no such session}
+    """
+    session_id = request.path_params["id"]
+    async with _db(request).read() as db:
+        s = await db.get(models.Session, session_id)
+        if s is None:
+            raise ApiError(404, "not_found", f"there is no session {session_id}")
+        council = await _get_council(db, s.council_id)
+        items = await db.scalars(
+            select(models.AgendaItem)
+            .where(models.AgendaItem.session_id == s.id)
+            .order_by(models.AgendaItem.position)
+        )
+        return JSONResponse(
+            {
+                **session_section(s),
+                "council": council_section(council),
+                "seq": s.last_seq,
+                "agenda": [
+                    {"id": i.id, "position": i.position, "title": i.title, "state": i.state}
+                    for i in items
+                ],
+            }
+        )
+
+
+class DemoLogin(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    login: str = Field(min_length=1, max_length=64)
+
+
+def user_payload(user: models.User, actor: Actor) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "login": user.login,
+        "role": actor.role,
+        "name": user.full_name,
+        "council_id": user.council_id,
+        "deputy_id": user.deputy_id,
+    }
+
+
+def actor_of(user: models.User) -> Actor:
+    return Actor(
+        role=user.role,  # type: ignore[arg-type]  # validated on write
+        user_id=user.id,
+        login=user.login,
+        name=user.full_name,
+        council_id=user.council_id,
+        deputy_id=user.deputy_id,
+    )
+
+
+async def demo_login(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: Demo sign-in by login name (only while KENGASH_DEMO=1)
+    requestBody: {content: {application/json: {schema: {type: object, properties: {login: {type: string}}}}}}
+    responses:
+      200: {description: "{token, user}"}
+      404: {description: demo sign-in is off, or no such demo user}
+      422: {description: bad body}
+    """
+    if not request.app.state.settings.demo:
+        raise ApiError(404, "demo_off", "demo sign-in is off on this server")
+    body = await read_json(request, DemoLogin)
+    async with _db(request).read() as db:
+        user = await db.scalar(select(models.User).where(models.User.login == body.login))
+    if user is None:
+        raise ApiError(404, "unknown_login", f"there is no demo user {body.login!r}")
+    actor = actor_of(user)
+    token = request.app.state.tokens.issue(actor)
+    return JSONResponse({"token": token, "user": user_payload(user, actor)})
+
+
+async def me(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: Who the bearer token belongs to
+    responses:
+      200: {description: "{role, name, council_id, deputy_id}"}
+      401: {description: bad or expired token}
+    """
+    actor = caller(request)
+    return JSONResponse(
+        {
+            "role": actor.role,
+            "login": actor.login,
+            "name": actor.name,
+            "council_id": actor.council_id,
+            "deputy_id": actor.deputy_id,
+        }
+    )
+
+
+routes = [
+    Route("/api/councils", list_councils, methods=["GET"]),
+    Route("/api/councils/{id:int}", get_council, methods=["GET"]),
+    Route("/api/councils/{id:int}/deputies", list_deputies, methods=["GET"]),
+    Route("/api/sessions", list_sessions, methods=["GET"]),
+    Route("/api/sessions/{id:int}", get_session, methods=["GET"]),
+    Route("/api/auth/demo", demo_login, methods=["POST"]),
+    Route("/api/me", me, methods=["GET"]),
+]

@@ -1,0 +1,129 @@
+"""The composition root: build the application from settings. Nothing else wires parts."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.schemas import SchemaGenerator
+from starlette.staticfiles import StaticFiles
+from starlette.websockets import WebSocket
+
+from session_server import api
+from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
+from session_server.db.engine import Database
+from session_server.db.migrate import is_current
+from session_server.http import ApiError, bearer_token, error_response
+from session_server.live.bus import Bus, InProcessBus
+from session_server.live.connection import serve_socket
+from session_server.live.hub import Hub
+from session_server.logs import configure as configure_logs
+from session_server.settings import Settings
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+PAGES = {"/": "index.html", "/deputy": "deputy.html", "/chair": "chair.html"}
+
+log = structlog.get_logger(__name__)
+
+schemas = SchemaGenerator(
+    {"openapi": "3.0.0", "info": {"title": "E-Kengash Live", "version": "0.1.0"}}
+)
+
+
+def make_bus(settings: Settings) -> Bus:
+    if settings.redis_url:
+        from session_server.live.redis_bus import RedisBus
+
+        return RedisBus(settings.redis_url)
+    return InProcessBus()
+
+
+def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Starlette:
+    settings = settings or Settings()
+    configure_logs(settings.log_format, settings.log_level)
+    db = Database(settings.database_url)
+    hub = Hub(db, bus or make_bus(settings), settings.replay_buffer)
+    tokens = TokenIssuer(settings.token_secret, settings.token_ttl_seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.start()
+        log.info("started", database=db.engine.url.render_as_string(), demo=settings.demo)
+        try:
+            yield
+        finally:
+            await hub.stop()
+            await db.dispose()
+
+    async def websocket(ws: WebSocket) -> None:
+        token = bearer_token(ws)
+        actor: Actor | None = VIEWER
+        if token is not None:
+            try:
+                actor = tokens.verify(token)
+            except TokenError:
+                actor = None
+        await serve_socket(ws, hub, settings, actor)
+
+    async def healthz(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with db.read() as session:
+                await session.execute(text("SELECT 1"))
+            migrated = await is_current(db.engine)
+        except Exception as exc:  # readiness reports any failure rather than raising it
+            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+        if not migrated:
+            return JSONResponse(
+                {"status": "unavailable", "reason": "run `kengash migrate`"}, status_code=503
+            )
+        return JSONResponse({"status": "ready"})
+
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    async def openapi(request: Request) -> Response:
+        return schemas.OpenAPIResponse(request=request)
+
+    def page(name: str) -> Route:
+        async def endpoint(request: Request) -> FileResponse:
+            return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+
+        return endpoint  # type: ignore[return-value]
+
+    async def watch(request: Request) -> FileResponse:
+        return FileResponse(STATIC / "watch.html", headers={"Cache-Control": "no-cache"})
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = exc.code if isinstance(exc, ApiError) else "http_error"
+        return error_response(exc.status_code, code, str(exc.detail))
+
+    routes = [
+        Route("/healthz", healthz, include_in_schema=False),
+        Route("/readyz", readyz, include_in_schema=False),
+        Route("/metrics", metrics, include_in_schema=False),
+        Route("/openapi.json", openapi, include_in_schema=False),
+        *api.routes,
+        WebSocketRoute("/ws", websocket),
+        *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
+        Route("/watch/{session:int}", watch, include_in_schema=False),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app.state.settings = settings
+    app.state.db = db
+    app.state.hub = hub
+    app.state.tokens = tokens
+    return app

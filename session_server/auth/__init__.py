@@ -1,0 +1,1 @@
+"""Who is asking: signed, expiring tokens and the roles they carry."""

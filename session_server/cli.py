@@ -1,0 +1,147 @@
+"""`kengash`: every admin task, from serving to importing a roster."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from session_server.settings import Settings
+
+app = typer.Typer(help="E-Kengash Live: live council sessions.", no_args_is_help=True)
+council_app = typer.Typer(help="Councils and their rosters.", no_args_is_help=True)
+app.add_typer(council_app, name="council")
+err = Console(stderr=True)
+
+# uvicorn closes a socket whose frame exceeds this with 1009; the hub refuses smaller
+# oversized frames itself with a nack.
+WS_MAX_SIZE = 1024 * 1024
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Default: KENGASH_HOST")] = None,
+    port: Annotated[int | None, typer.Option(help="Default: KENGASH_PORT")] = None,
+    workers: Annotated[int, typer.Option(help="Processes (share the bus)")] = 1,
+) -> None:
+    """Serve the application (HTTP and WebSocket)."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        "session_server.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        ws="websockets-sansio",
+        ws_max_size=WS_MAX_SIZE,
+        ws_ping_interval=20,
+        ws_ping_timeout=20,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        access_log=False,
+    )
+
+
+async def _migrate(settings: Settings) -> None:
+    from session_server.db.engine import Database
+    from session_server.db.migrate import upgrade
+
+    db = Database(settings.database_url)
+    try:
+        await upgrade(db.write_engine)
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema up to date."""
+    asyncio.run(_migrate(Settings()))
+    err.print("[green]database is up to date[/green]")
+
+
+async def _demo(settings: Settings, list_only: bool) -> None:
+    from session_server import demo as demo_data
+    from session_server.db.engine import Database
+
+    db = Database(settings.database_url)
+    try:
+        if not list_only:
+            async with db.write() as session:
+                if await demo_data.is_seeded(session):
+                    err.print("the database already has data; the demo was not seeded again")
+                else:
+                    sitting = await demo_data.seed(session, date.today())
+                    err.print(f"[green]demo council seeded[/green]; session {sitting.id}")
+        async with db.read() as session:
+            users = await demo_data.demo_users(session)
+        if list_only:
+            for u in users:
+                print(f"{u.login}\t{u.role}\t{u.full_name}")
+    finally:
+        await db.dispose()
+
+
+@app.command()
+def demo(
+    list_: Annotated[
+        bool, typer.Option("--list", help="Print the demo roster: login, role, name")
+    ] = False,
+) -> None:
+    """Seed the demo council if the database is empty (or list its users)."""
+    asyncio.run(_demo(Settings(), list_))
+
+
+async def _import(settings: Settings, text: str, name: str, region: str, seats: int | None) -> str:
+    from sqlalchemy import select
+
+    from session_server.council import get_or_create_council, import_roster, parse_roster
+    from session_server.db import models
+    from session_server.db.engine import Database
+    from voting import CouncilRules
+
+    rows = parse_roster(text)
+    db = Database(settings.database_url)
+    try:
+        async with db.write() as session:
+            council = await session.scalar(select(models.Council).where(models.Council.name == name))
+            if council is None:
+                if seats is None:
+                    raise typer.BadParameter("a new council needs --seats")
+                council = await get_or_create_council(
+                    session, name, CouncilRules(seats=seats), region
+                )
+            result = await import_roster(session, council, rows)
+    finally:
+        await db.dispose()
+    return f"council {result.council_id}: {result.added} added, {result.updated} updated"
+
+
+@council_app.command("import")
+def council_import(
+    csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    council: Annotated[str, typer.Option(help="The council's full name")],
+    region: Annotated[str, typer.Option(help="Region, for a new council")] = "",
+    seats: Annotated[int | None, typer.Option(help="Seats, for a new council")] = None,
+) -> None:
+    """Import a roster CSV (full_name,pinfl,seat[,district,faction]); all or nothing."""
+    from session_server.council import RosterError
+
+    try:
+        message = asyncio.run(
+            _import(Settings(), csv_file.read_text(encoding="utf-8"), council, region, seats)
+        )
+    except RosterError as exc:
+        err.print(f"[red]roster refused, nothing imported:[/red]\n{exc}")
+        raise typer.Exit(2) from exc
+    err.print(f"[green]{message}[/green]")
+
+
+def main() -> None:
+    app()

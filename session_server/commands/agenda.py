@@ -1,0 +1,56 @@
+"""Moving through the agenda."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+from sqlalchemy import update
+
+from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
+from session_server.commands.checks import require_open, require_own_council
+from session_server.commands.sections import agenda_section, speakers_section
+from session_server.db import models
+
+
+class StartItemArgs(SessionArgs):
+    item: int = Field(gt=0)
+
+
+@command("agenda.start_item", roles={"chair"}, args=StartItemArgs)
+async def start_item(ctx: CommandContext, args: StartItemArgs) -> dict[str, Any]:
+    """Take up an agenda item; the previous one is finished and its speakers list closed."""
+    require_own_council(ctx)
+    require_open(ctx)
+    s = ctx.session
+    item = await ctx.db.get(models.AgendaItem, args.item)
+    if item is None or item.session_id != s.id:
+        raise CommandError("not_found", f"item {args.item} is not on this session's agenda")
+    if s.current_item_id == item.id:
+        raise CommandError("wrong_state", "this item is already under consideration")
+    previous = s.current_item_id
+    if previous is not None:
+        await ctx.db.execute(
+            update(models.AgendaItem).where(models.AgendaItem.id == previous).values(state="done")
+        )
+    await ctx.db.execute(
+        update(models.SpeakerRequest)
+        .where(
+            models.SpeakerRequest.session_id == s.id,
+            models.SpeakerRequest.state.in_(("waiting", "speaking")),
+        )
+        .values(state="done", ended_at=ctx.now)
+    )
+    item.state = "current"
+    s.current_item_id = item.id
+    await ctx.db.flush()
+    ctx.emit(
+        "agenda.item_started",
+        {
+            "item": item.id,
+            "previous": previous,
+            "agenda": await agenda_section(ctx.db, s),
+            "speakers": await speakers_section(ctx.db, s.id),
+        },
+    )
+    return {"item": item.id}

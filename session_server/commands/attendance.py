@@ -1,0 +1,54 @@
+"""Registering presence: what the quorum counts."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
+from session_server.commands.checks import (
+    acting_deputy,
+    council_rules,
+    deputy_of_council,
+    require_own_council,
+)
+from session_server.commands.sections import attendance_section
+from session_server.db import models
+
+
+class RegisterArgs(SessionArgs):
+    present: bool = True
+    mode: Literal["chamber", "remote"] = "chamber"
+    # The secretariat may register a deputy by hand (a tablet that failed, say).
+    deputy: int | None = Field(default=None, gt=0)
+
+
+@command("attendance.register", roles={"deputy", "chair", "secretary"}, args=RegisterArgs)
+async def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
+    """Register a deputy present (or leaving) for this sitting."""
+    require_own_council(ctx)
+    if ctx.session.state == "closed":
+        raise CommandError("wrong_state", "the session is closed")
+    if args.deputy is None:
+        deputy_id = acting_deputy(ctx)
+    elif ctx.actor.role == "secretary" or args.deputy == ctx.actor.deputy_id:
+        deputy_id = args.deputy
+    else:
+        raise CommandError("forbidden", "only the secretariat registers another deputy")
+    await deputy_of_council(ctx, deputy_id)
+
+    row = await ctx.db.get(models.Attendance, (ctx.session.id, deputy_id))
+    if row is not None and row.present == args.present and row.mode == args.mode:
+        return {"deputy": deputy_id, "present": args.present, "changed": False}
+    if row is None:
+        row = models.Attendance(session_id=ctx.session.id, deputy_id=deputy_id)
+        ctx.db.add(row)
+    row.present, row.mode, row.changed_at = args.present, args.mode, ctx.now
+    await ctx.db.flush()
+    attendance = await attendance_section(ctx.db, ctx.session.id, await council_rules(ctx))
+    ctx.emit(
+        "attendance.changed",
+        {"attendance": attendance, "deputy": deputy_id, "present": args.present},
+    )
+    return {"deputy": deputy_id, "present": args.present, "changed": True}

@@ -1,0 +1,40 @@
+"""Preconditions shared by the handlers; each raises a CommandError with a code."""
+
+from __future__ import annotations
+
+from session_server.commands.base import CommandContext, CommandError
+from session_server.db import models
+from voting import CouncilRules
+
+
+def require_open(ctx: CommandContext) -> None:
+    if ctx.session.state != "open":
+        raise CommandError("wrong_state", f"the session is {ctx.session.state}, not open")
+
+
+def require_own_council(ctx: CommandContext) -> None:
+    """Staff and deputies act only in their own council's sessions; admins anywhere."""
+    if ctx.actor.role != "admin" and ctx.actor.council_id != ctx.session.council_id:
+        raise CommandError("forbidden", "this session belongs to another council")
+
+
+async def deputy_of_council(ctx: CommandContext, deputy_id: int) -> models.Deputy:
+    deputy = await ctx.db.get(models.Deputy, deputy_id)
+    if deputy is None or deputy.council_id != ctx.session.council_id:
+        raise CommandError("not_found", f"deputy {deputy_id} is not a deputy of this council")
+    return deputy
+
+
+def acting_deputy(ctx: CommandContext) -> int:
+    if ctx.actor.deputy_id is None:
+        raise CommandError("forbidden", "only a deputy may do this")
+    return ctx.actor.deputy_id
+
+
+async def council_rules(ctx: CommandContext) -> CouncilRules:
+    return CouncilRules.model_validate((await ctx.council()).rules)
+
+
+async def is_present(ctx: CommandContext, deputy_id: int) -> bool:
+    row = await ctx.db.get(models.Attendance, (ctx.session.id, deputy_id))
+    return row is not None and row.present

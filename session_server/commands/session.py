@@ -1,0 +1,58 @@
+"""Opening and closing a sitting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import update
+
+from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
+from session_server.commands.checks import require_open, require_own_council
+from session_server.commands.sections import agenda_section, session_section, speakers_section
+from session_server.db import models
+
+
+@command("session.open", roles={"chair"}, args=SessionArgs)
+async def open_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
+    """Open a scheduled sitting."""
+    require_own_council(ctx)
+    if ctx.session.state != "scheduled":
+        raise CommandError("wrong_state", f"the session is {ctx.session.state}, not scheduled")
+    ctx.session.state = "open"
+    ctx.session.opened_at = ctx.now
+    ctx.emit("session.opened", {"session": session_section(ctx.session)})
+    return {"state": "open"}
+
+
+@command("session.close", roles={"chair"}, args=SessionArgs)
+async def close_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
+    """Close the sitting: the current item is finished and the floor is closed."""
+    require_own_council(ctx)
+    require_open(ctx)
+    s = ctx.session
+    await ctx.db.execute(
+        update(models.SpeakerRequest)
+        .where(
+            models.SpeakerRequest.session_id == s.id,
+            models.SpeakerRequest.state.in_(("waiting", "speaking")),
+        )
+        .values(state="done", ended_at=ctx.now)
+    )
+    if s.current_item_id is not None:
+        await ctx.db.execute(
+            update(models.AgendaItem)
+            .where(models.AgendaItem.id == s.current_item_id)
+            .values(state="done")
+        )
+        s.current_item_id = None
+    s.state = "closed"
+    s.closed_at = ctx.now
+    ctx.emit(
+        "session.closed",
+        {
+            "session": session_section(s),
+            "agenda": await agenda_section(ctx.db, s),
+            "speakers": await speakers_section(ctx.db, s.id),
+        },
+    )
+    return {"state": "closed"}

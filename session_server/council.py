@@ -1,0 +1,165 @@
+"""Councils, rosters and sessions: the records a sitting is scheduled from."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from session_server import eventlog
+from session_server.commands.sections import (
+    agenda_section,
+    attendance_section,
+    council_section,
+    deputies_section,
+    session_section,
+    speakers_section,
+)
+from session_server.db import models
+from session_server.db.models import utcnow
+from voting import CouncilRules
+
+PINFL = re.compile(r"^[1-6]\d{13}$")
+
+
+class RosterError(Exception):
+    """A roster that cannot be imported; nothing of it was written."""
+
+
+class RosterRow(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    full_name: str = Field(min_length=3, max_length=200)
+    pinfl: str
+    seat: int = Field(gt=0)
+    district: str = Field(default="", max_length=200)
+    faction: str = Field(default="", max_length=200)
+
+    @field_validator("pinfl")
+    @classmethod
+    def _pinfl(cls, value: str) -> str:
+        if not PINFL.match(value):
+            raise ValueError("PINFL is 14 digits, the first 1-6")
+        return value
+
+
+def parse_roster(text: str) -> list[RosterRow]:
+    """Read a roster CSV (header: full_name,pinfl,seat[,district,faction])."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = {"full_name", "pinfl", "seat"} - set(reader.fieldnames or ())
+    if missing:
+        raise RosterError(f"the CSV header lacks: {', '.join(sorted(missing))}")
+    rows: list[RosterRow] = []
+    errors: list[str] = []
+    for line, raw in enumerate(reader, start=2):
+        try:
+            rows.append(RosterRow.model_validate(raw))
+        except ValidationError as exc:
+            reasons = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
+            errors.append(f"line {line}: {reasons}")
+    for label, values in (("PINFL", [r.pinfl for r in rows]), ("seat", [r.seat for r in rows])):
+        dupes = sorted({str(v) for v in values if values.count(v) > 1})
+        if dupes:
+            errors.append(f"repeated {label}: {', '.join(dupes)}")
+    if errors:
+        raise RosterError("\n".join(errors))
+    if not rows:
+        raise RosterError("the roster is empty")
+    return rows
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    council_id: int
+    added: int
+    updated: int
+
+
+async def import_roster(
+    db: AsyncSession, council: models.Council, rows: Sequence[RosterRow]
+) -> ImportResult:
+    """Add or update deputies by PINFL. Runs in the caller's transaction."""
+    rules = CouncilRules.model_validate(council.rules)
+    over = [r.seat for r in rows if r.seat > rules.seats]
+    if over:
+        raise RosterError(f"seats beyond the council's {rules.seats}: {over}")
+    existing = {
+        d.pinfl: d
+        for d in await db.scalars(select(models.Deputy).where(models.Deputy.pinfl.in_([r.pinfl for r in rows])))
+    }
+    foreign = [p for p, d in existing.items() if d.council_id != council.id]
+    if foreign:
+        raise RosterError(f"PINFL already on another council's roster: {', '.join(foreign)}")
+    added = updated = 0
+    for row in rows:
+        deputy = existing.get(row.pinfl)
+        if deputy is None:
+            deputy = models.Deputy(council_id=council.id, pinfl=row.pinfl, seat_no=row.seat)
+            db.add(deputy)
+            added += 1
+        else:
+            updated += 1
+        deputy.full_name, deputy.seat_no = row.full_name, row.seat
+        deputy.district, deputy.faction = row.district, row.faction
+    await db.flush()
+    return ImportResult(council.id, added, updated)
+
+
+async def get_or_create_council(
+    db: AsyncSession, name: str, rules: CouncilRules, region: str = ""
+) -> models.Council:
+    council = await db.scalar(select(models.Council).where(models.Council.name == name))
+    if council is None:
+        council = models.Council(name=name, region=region, rules=rules.model_dump(mode="json"))
+        db.add(council)
+        await db.flush()
+    return council
+
+
+async def schedule_session(
+    db: AsyncSession,
+    council: models.Council,
+    title: str,
+    on: date,
+    agenda: Sequence[tuple[str, str]],
+    number: int | None = None,
+) -> models.Session:
+    """Create a sitting with its agenda; its log starts with `session.scheduled`, which
+    carries everything a screen needs (roster, rules, agenda) so the log alone tells the
+    whole sitting."""
+    if number is None:
+        last = await db.scalar(
+            select(func.max(models.Session.number)).where(models.Session.council_id == council.id)
+        )
+        number = (last or 0) + 1
+    session = models.Session(
+        council_id=council.id, number=number, title=title, scheduled_for=on, last_seq=0
+    )
+    db.add(session)
+    await db.flush()
+    for position, (item_title, rapporteur) in enumerate(agenda, start=1):
+        db.add(
+            models.AgendaItem(
+                session_id=session.id, position=position, title=item_title, rapporteur=rapporteur
+            )
+        )
+    await db.flush()
+    rules = CouncilRules.model_validate(council.rules)
+    payload = {
+        "session": session_section(session),
+        "council": council_section(council),
+        "rules": rules.model_dump(mode="json"),
+        "deputies": await deputies_section(db, council.id),
+        "agenda": await agenda_section(db, session),
+        "attendance": await attendance_section(db, session.id, rules),
+        "speakers": await speakers_section(db, session.id),
+    }
+    eventlog.append(db, session, [("session.scheduled", payload)], utcnow())
+    return session

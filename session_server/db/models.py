@@ -1,0 +1,172 @@
+"""The council's records. The session event log lives beside the rows it describes,
+written in the same transaction."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both backends (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    """UTC time as the wire shows it: ISO 8601 with a Z."""
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Council(Base):
+    __tablename__ = "councils"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(300), unique=True)
+    region: Mapped[str] = mapped_column(String(200), default="")
+    # The reglament as data, validated by voting.CouncilRules on every write.
+    rules: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deputy(Base):
+    __tablename__ = "deputies"
+    __table_args__ = (UniqueConstraint("council_id", "seat_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    council_id: Mapped[int] = mapped_column(ForeignKey("councils.id"), index=True)
+    full_name: Mapped[str] = mapped_column(String(200))
+    # PINFL: the 14-digit personal number E-IMZO certificates and One ID carry.
+    pinfl: Mapped[str] = mapped_column(String(14), unique=True)
+    seat_no: Mapped[int] = mapped_column(Integer)
+    district: Mapped[str] = mapped_column(String(200), default="")
+    faction: Mapped[str] = mapped_column(String(200), default="")
+
+
+class User(Base):
+    """Someone who signs in: a deputy (maybe chairing) or a member of staff."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    full_name: Mapped[str] = mapped_column(String(200))
+    council_id: Mapped[int | None] = mapped_column(ForeignKey("councils.id"))
+    deputy_id: Mapped[int | None] = mapped_column(ForeignKey("deputies.id"), unique=True)
+
+
+class Session(Base):
+    """A sitting of the council (not a database session)."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    council_id: Mapped[int] = mapped_column(ForeignKey("councils.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(String(300))
+    scheduled_for: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    # Highest seq in this session's event log; the row lock on it orders writers.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    current_item_id: Mapped[int | None] = mapped_column(Integer)
+    opened_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+
+class AgendaItem(Base):
+    __tablename__ = "agenda_items"
+    __table_args__ = (UniqueConstraint("session_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    rapporteur: Mapped[str] = mapped_column(String(200), default="")
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), primary_key=True)
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("deputies.id"), primary_key=True)
+    present: Mapped[bool]
+    mode: Mapped[str] = mapped_column(String(16))  # chamber | remote
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SpeakerRequest(Base):
+    __tablename__ = "speaker_requests"
+    __table_args__ = (Index("ix_speaker_requests_session_state", "session_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    agenda_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id"))
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("deputies.id"))
+    topic: Mapped[str] = mapped_column(String(300), default="")
+    state: Mapped[str] = mapped_column(String(16), default="waiting")  # waiting|speaking|done
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    granted_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    limit_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class SessionEvent(Base):
+    __tablename__ = "session_events"
+    __table_args__ = (UniqueConstraint("session_id", "seq", name="uq_session_events_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CommandResult(Base):
+    """The answer given to a command id, so that a retry gets it again instead of acting."""
+
+    __tablename__ = "command_results"
+
+    actor: Mapped[str] = mapped_column(String(64), primary_key=True)
+    command_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    command: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,195 @@
+"""One client socket on /ws: read frames, answer commands, carry its sessions' events.
+
+Everything the socket sends goes through one outbox, so a command's ack always follows
+the events it caused, and a client that stops reading cannot slow anyone else down: it
+is closed (1013) and resumes from its last seq when it comes back."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from session_server.auth.tokens import Actor
+from session_server.commands.dispatcher import nack
+from session_server.db.models import iso, utcnow
+from session_server.live.feed import Feed, dumps
+from session_server.live.hub import Hub
+from session_server.live.messages import CLIENT_FRAME, Command, Ping, Subscribe, Unsubscribe
+from session_server.live.projection import audience_of
+from session_server.metrics import SLOW_CLOSED, SOCKETS
+from session_server.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+# Close codes (RFC 6455 and the application range).
+POLICY_VIOLATION = 1008  # flooding
+TRY_AGAIN_LATER = 1013  # fell too far behind
+UNAUTHORIZED = 4401  # bad or expired token: sign in again
+
+MAX_OUTBOX = 10_000
+MAX_SUBSCRIPTIONS = 16
+# Refused frames tolerated past the rate limit before the socket is closed.
+MAX_REFUSED = 50
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, float(burst)
+        self.tokens, self.stamp = float(burst), time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Connection:
+    def __init__(self, ws: WebSocket, actor: Actor, hub: Hub, settings: Settings) -> None:
+        self.ws = ws
+        self.actor = actor
+        self.audience = audience_of(actor.role)
+        self.hub = hub
+        self.settings = settings
+        self.feeds: dict[int, Feed] = {}
+        self._outbox: deque[str] = deque()
+        self._ready = asyncio.Event()
+        self._close_code: int | None = None
+        self._bucket = TokenBucket(settings.ws_rate_per_second, settings.ws_burst)
+        self._refused = 0
+
+    # -- sending ---------------------------------------------------------------------
+
+    def deliver(self, frame: str) -> None:
+        if self._close_code is not None:
+            return
+        if len(self._outbox) >= MAX_OUTBOX:
+            SLOW_CLOSED.inc()
+            self.close(TRY_AGAIN_LATER)
+            return
+        self._outbox.append(frame)
+        self._ready.set()
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.deliver(dumps(message))
+
+    def close(self, code: int) -> None:
+        self._close_code = code
+        self._outbox.clear()
+        self._ready.set()
+
+    async def _writer(self) -> None:
+        while True:
+            await self._ready.wait()
+            self._ready.clear()
+            while self._outbox:
+                await self.ws.send_text(self._outbox.popleft())
+            if self._close_code is not None:
+                await self.ws.close(self._close_code)
+                return
+
+    # -- receiving -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        SOCKETS.inc()
+        writer = asyncio.create_task(self._writer())
+        try:
+            while self._close_code is None:
+                message = await self.ws.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self._receive(message)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            for feed in self.feeds.values():
+                feed.subscribers.discard(self)
+            if self._close_code is not None:
+                # Let the writer send the close frame; it ends by itself after that.
+                await asyncio.wait({writer}, timeout=5)
+            writer.cancel()
+            SOCKETS.dec()
+
+    async def _receive(self, message: dict[str, Any]) -> None:
+        if not self._bucket.take():
+            self._refused += 1
+            if self._refused > MAX_REFUSED:
+                log.warning("socket_flood", actor=self.actor.key)
+                self.close(POLICY_VIOLATION)
+            else:
+                self.send(nack(None, "rate_limited", "too many messages; slow down"))
+            return
+        text = message.get("text")
+        if text is None:
+            self.send(nack(None, "bad_message", "send JSON text frames"))
+            return
+        if len(text) > self.settings.ws_max_frame_bytes:
+            self.send(nack(None, "too_large", "the frame is too large"))
+            return
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            self.send(nack(None, "invalid_json", "the frame is not valid JSON"))
+            return
+        try:
+            frame = CLIENT_FRAME.validate_python(raw)
+        except ValidationError as exc:
+            command_id = raw.get("id") if isinstance(raw, dict) else None
+            if not isinstance(command_id, str):
+                command_id = None
+            where = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or 'frame'}: {e['msg']}"
+                for e in exc.errors()[:3]
+            )
+            self.send(nack(command_id, "bad_message", where))
+            return
+        if isinstance(frame, Command):
+            answer = await self.hub.dispatcher.execute(self.actor, frame.id, frame.cmd, frame.args)
+            self.send(answer)
+        elif isinstance(frame, Subscribe):
+            await self._subscribe(frame)
+        elif isinstance(frame, Unsubscribe):
+            feed = self.feeds.pop(frame.session, None)
+            if feed is not None:
+                feed.subscribers.discard(self)
+            self.send({"type": "unsubscribed", "session": frame.session})
+        elif isinstance(frame, Ping):
+            self.send({"type": "pong", "server_time": iso(utcnow())})
+
+    async def _subscribe(self, frame: Subscribe) -> None:
+        if frame.session not in self.feeds and len(self.feeds) >= MAX_SUBSCRIPTIONS:
+            self.send(nack(None, "too_many_subscriptions", "unsubscribe from a session first"))
+            return
+        feed = await self.hub.feed(frame.session)
+        if feed is None:
+            self.send(nack(None, "not_found", f"there is no session {frame.session}"))
+            return
+        async with feed.lock:
+            replay = None if frame.since is None else feed.replay(frame.since)
+            if replay is None:
+                self.deliver(feed.snapshot_frame(self.audience, iso(utcnow()) or ""))
+            else:
+                for seq, event in replay:
+                    self.deliver(feed.event_frame(seq, event, self.audience))
+            # Tells the client it is live from here on, even when nothing was missed.
+            self.send({"type": "subscribed", "session": feed.session_id, "seq": feed.seq})
+            feed.subscribers.add(self)
+            self.feeds[frame.session] = feed
+
+
+async def serve_socket(ws: WebSocket, hub: Hub, settings: Settings, actor: Actor | None) -> None:
+    await ws.accept()
+    if actor is None:
+        await ws.close(UNAUTHORIZED, reason="bad or expired token")
+        return
+    await Connection(ws, actor, hub, settings).run()

@@ -1,0 +1,120 @@
+"""One live session in one process: its current state, the recent events for resuming
+clients, and the sockets subscribed to it.
+
+Each event is projected and serialised once per audience, and the same text goes to
+every socket of that audience."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from session_server.eventlog import LoggedEvent
+from session_server.live import state as session_state
+from session_server.live.projection import Audience, project
+from session_server.metrics import EVENTS_DELIVERED, FANOUT_SECONDS
+
+ReadSince = Callable[[int, int], Awaitable[list[LoggedEvent]]]
+
+
+class Subscriber(Protocol):
+    audience: Audience
+
+    def deliver(self, frame: str) -> None:
+        """Queue a frame without waiting; a subscriber that falls behind closes itself."""
+
+
+def dumps(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+class Feed:
+    def __init__(self, session_id: int, read_since: ReadSince, replay_buffer: int) -> None:
+        self.session_id = session_id
+        self._read_since = read_since
+        self.state = session_state.initial_state()
+        self._recent: deque[LoggedEvent] = deque(maxlen=replay_buffer)
+        self.subscribers: set[Subscriber] = set()
+        # Held while the feed changes or a subscriber joins, so nobody joins between the
+        # events they were replayed and the live ones.
+        self.lock = asyncio.Lock()
+
+    @property
+    def seq(self) -> int:
+        return int(self.state["seq"])
+
+    async def load(self) -> None:
+        async with self.lock:
+            await self._catch_up()
+
+    async def offer(self, events: list[LoggedEvent]) -> None:
+        """Events just committed by this process: apply in order, reading any gap."""
+        async with self.lock:
+            for seq, event in events:
+                if seq <= self.seq:
+                    continue
+                if seq != self.seq + 1:
+                    await self._catch_up()
+                    continue
+                self._apply(seq, event)
+
+    async def wake(self, seq: int) -> None:
+        """The bus says the log reached `seq`."""
+        if seq <= self.seq:
+            return
+        async with self.lock:
+            await self._catch_up()
+
+    async def _catch_up(self) -> None:
+        for seq, event in await self._read_since(self.session_id, self.seq):
+            if seq == self.seq + 1:
+                self._apply(seq, event)
+
+    def _apply(self, seq: int, event: dict[str, Any]) -> None:
+        started = time.perf_counter()
+        self.state = session_state.apply(self.state, seq, event)
+        self._recent.append((seq, event))
+        frames: dict[Audience, str] = {}
+        for sub in self.subscribers:
+            frame = frames.get(sub.audience)
+            if frame is None:
+                frame = frames[sub.audience] = self.event_frame(seq, event, sub.audience)
+            sub.deliver(frame)
+        EVENTS_DELIVERED.inc(len(self.subscribers))
+        FANOUT_SECONDS.observe(time.perf_counter() - started)
+
+    def event_frame(self, seq: int, event: dict[str, Any], audience: Audience) -> str:
+        return dumps(
+            {
+                "type": "event",
+                "session": self.session_id,
+                "seq": seq,
+                "event": project(event, audience),
+            }
+        )
+
+    def snapshot_frame(self, audience: Audience, server_time: str) -> str:
+        return dumps(
+            {
+                "type": "snapshot",
+                "session": self.session_id,
+                "seq": self.seq,
+                "state": project(self.state, audience),
+                "server_time": server_time,
+            }
+        )
+
+    def replay(self, since: int) -> list[LoggedEvent] | None:
+        """The events after `since`, or None when they are no longer all in memory (or
+        `since` is from a log this one is not: then the client needs a snapshot)."""
+        if since > self.seq:
+            return None
+        if since == self.seq:
+            return []
+        if not self._recent or self._recent[0][0] > since + 1:
+            return None
+        return [(seq, event) for seq, event in self._recent if seq > since]

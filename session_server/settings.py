@@ -1,0 +1,59 @@
+"""Settings from the environment (12-factor); see CONTRACT.md "Configuration"."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KENGASH_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///var/kengash.db"
+    redis_url: str | None = None
+    demo: bool = False
+    environment: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    var_dir: Path = Path("var")
+    # Signs session tokens; generated once under var/ when unset, so restarts keep logins.
+    secret_key: str | None = None
+    token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    eimzo_server_url: str | None = None
+    eimzo_trust_dir: Path | None = None
+    ledger_key: str | None = None
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+    # WebSocket limits: a frame above max_frame_bytes is refused; a socket sending more
+    # than burst messages faster than rate_per_second is refused, then closed.
+    ws_max_frame_bytes: int = 16 * 1024
+    ws_rate_per_second: float = 20.0
+    ws_burst: int = 40
+    # How many recent events each live session keeps in memory for resuming clients.
+    replay_buffer: int = 2000
+
+    @model_validator(mode="after")
+    def _no_demo_in_production(self) -> Settings:
+        if self.demo and self.environment == "production":
+            raise ValueError("KENGASH_DEMO=1 is refused with KENGASH_ENVIRONMENT=production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def token_secret(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret.key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()

@@ -1,0 +1,69 @@
+"""A council's reglament as data: seats, quorum, vote kinds, ties, timers.
+
+The law leaves quorum and majorities to each council, so nothing here is hard-coded
+beyond the defaults the contract names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Base = Literal["seats", "present", "cast", "yes_no"]
+TieRule = Literal["fails", "chair_decides"]
+
+
+class Fraction(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    numerator: int = Field(ge=0)
+    denominator: int = Field(gt=0)
+    strict: bool = True
+
+    @model_validator(mode="after")
+    def _at_most_whole(self) -> Fraction:
+        if self.numerator > self.denominator:
+            raise ValueError("a fraction of a whole cannot exceed 1")
+        return self
+
+
+class QuorumRule(Fraction):
+    """Registered-present deputies must reach this fraction of seats."""
+
+
+class Majority(Fraction):
+    """`numerator/denominator × base (+ constant)`, `>` when strict, else `≥`."""
+
+    base: Base = "present"
+    constant: int = 0
+
+
+class VoteKind(Majority):
+    secret: bool = False
+
+
+def _default_kinds() -> dict[str, VoteKind]:
+    return {
+        "simple": VoteKind(numerator=1, denominator=2, base="present", strict=True),
+        "absolute": VoteKind(numerator=1, denominator=2, base="seats", strict=True),
+        "qualified": VoteKind(numerator=2, denominator=3, base="seats", strict=False),
+    }
+
+
+class CouncilRules(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    seats: int = Field(gt=0, le=1000)
+    quorum: QuorumRule = QuorumRule(numerator=1, denominator=2, strict=True)
+    vote_kinds: dict[str, VoteKind] = Field(default_factory=_default_kinds)
+    ties: TieRule = "fails"
+    ballot_changes_until_close: bool = True
+    face_check_per_ballot: bool = False
+    timer_seconds: int | None = Field(default=60, ge=5, le=24 * 3600)
+
+    @model_validator(mode="after")
+    def _has_kinds(self) -> CouncilRules:
+        if not self.vote_kinds:
+            raise ValueError("a council needs at least one vote kind")
+        return self
