@@ -83,9 +83,11 @@ class Connection:
     def send(self, message: dict[str, Any]) -> None:
         self.deliver(dumps(message))
 
-    def close(self, code: int) -> None:
+    def close(self, code: int, flush: bool = False) -> None:
+        """Close after the frames already queued (`flush`) or at once, dropping them."""
         self._close_code = code
-        self._outbox.clear()
+        if not flush:
+            self._outbox.clear()
         self._ready.set()
 
     async def _writer(self) -> None:
@@ -125,7 +127,7 @@ class Connection:
             self._refused += 1
             if self._refused > MAX_REFUSED:
                 log.warning("socket_flood", actor=self.actor.key)
-                self.close(POLICY_VIOLATION)
+                self.close(POLICY_VIOLATION, flush=True)
             else:
                 self.send(nack(None, "rate_limited", "too many messages; slow down"))
             return

@@ -1,0 +1,115 @@
+// What the deputy tablet and the chair console share: sign in, check the role, pick
+// the session, follow it live, and go back to sign-in when the token stops working.
+
+import { currentAuth, restoreAuth, signOut } from "../auth.js";
+import { h } from "../dom.js";
+import { onLangChange, t } from "../i18n.js";
+import { LiveClient, STATUS } from "../live.js";
+import { activeSessions, defaultSession, rememberSession } from "../sessions.js";
+import { exposeForTests, pageShell } from "../shell.js";
+import { loginForm } from "../ui/login.js";
+import { sessionPicker } from "../ui/session-picker.js";
+import { startTimers } from "../ui/timer.js";
+
+/**
+ * Run a member page.
+ * - pageNameKey: the page's name in the header
+ * - allowed(user): whether this user may use the page; refusedKey: what to say if not
+ * - build({auth, live, sessionId}) → {el, render(state)}: the page's console; render
+ *   gets null until the first snapshot
+ */
+export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
+  const { header, main } = pageShell(pageNameKey);
+  let current = null; // {live, console}
+  const clock = { now: () => (current ? current.live.clock.now() : Date.now()) };
+  const tickNow = startTimers(clock);
+
+  function stop() {
+    if (current) current.live.stop();
+    current = null;
+  }
+
+  function showLogin(noticeKey = null) {
+    stop();
+    header.setUser(null);
+    header.setLive(null);
+    main.replaceChildren(
+      h("div", { class: "narrow" }, loginForm({ onSignedIn: start, noticeKey })),
+    );
+    main.querySelector("[data-testid=login-input]")?.focus();
+  }
+
+  function logout() {
+    signOut();
+    showLogin();
+  }
+
+  function showMessage(attrs) {
+    main.replaceChildren(h("p", { class: "placeholder", ...attrs }));
+  }
+
+  async function start(auth) {
+    stop();
+    header.setUser(auth.user, logout);
+    if (!allowed(auth.user)) {
+      main.replaceChildren(
+        h(
+          "section",
+          { class: "card narrow", "data-testid": "refused" },
+          h("p", { "data-i18n": refusedKey, "data-i18n-args": { role: t(`role.${auth.user.role}`) } }),
+          h("button", { class: "btn btn-primary", "data-i18n": "auth.logout", onclick: logout }),
+        ),
+      );
+      return;
+    }
+    showMessage({ "data-i18n": "loading" });
+    let sessions;
+    try {
+      sessions = await activeSessions(auth.user, auth.token);
+    } catch (error) {
+      showMessage({ "data-i18n": "load_error", "data-i18n-args": { message: error.message } });
+      return;
+    }
+    const chosen = defaultSession(sessions);
+    if (chosen) follow(auth, sessions, chosen.id);
+    else showMessage({ "data-testid": "no-session", "data-i18n": "session.none" });
+  }
+
+  function follow(auth, sessions, sessionId) {
+    stop();
+    rememberSession(sessionId);
+    const live = new LiveClient({ token: auth.token });
+    const console_ = build({ auth, live, sessionId });
+    current = { live, console: console_ };
+    exposeForTests("live", live);
+    header.setLive(live);
+    main.replaceChildren(
+      sessions.length > 1 ? sessionPicker(sessions, sessionId, (id) => follow(auth, sessions, id)) : "",
+      console_.el,
+    );
+    const render = () => {
+      if (current?.live !== live) return;
+      console_.render(live.state);
+      tickNow();
+    };
+    live.addEventListener("state", render);
+    live.addEventListener("status", () => {
+      if (live.status === STATUS.UNAUTHORIZED) {
+        signOut();
+        showLogin("login.expired");
+      }
+    });
+    render();
+    live.watch(sessionId);
+  }
+
+  onLangChange(() => {
+    if (current) {
+      current.console.render(current.live.state);
+      tickNow();
+    }
+  });
+
+  if (!currentAuth()) showLogin();
+  else restoreAuth().then((auth) => (auth ? start(auth) : showLogin("login.expired")));
+}

@@ -1,0 +1,85 @@
+// /watch/{session}: the public view of a live sitting. No sign-in.
+
+import { h } from "../dom.js";
+import { onLangChange } from "../i18n.js";
+import { LiveClient } from "../live.js";
+import { exposeForTests, pageShell } from "../shell.js";
+import { agendaList } from "../ui/agenda.js";
+import { attendanceSummary } from "../ui/attendance.js";
+import { sessionHeader } from "../ui/session-header.js";
+import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
+import { startTimers } from "../ui/timer.js";
+
+const sessionId = Number(location.pathname.split("/").filter(Boolean).pop());
+const { header, main } = pageShell(null);
+const live = new LiveClient();
+let notice = null;
+
+function card(titleKey, testid, ...content) {
+  return h(
+    "section",
+    { class: "card", "data-testid": testid },
+    h("h2", { class: "card-title", "data-i18n": titleKey }),
+    ...content,
+  );
+}
+
+function videoPlaceholder() {
+  // The broadcast player comes with the broadcast service; until then, say so plainly.
+  return h(
+    "div",
+    { class: "video", "data-testid": "video-placeholder" },
+    h("span", { class: "video-icon", "aria-hidden": "true" }),
+    h("p", { class: "video-label", "data-i18n": "watch.broadcast_not_started" }),
+  );
+}
+
+function render() {
+  const state = live.state;
+  if (!state) {
+    main.replaceChildren(
+      h("p", { class: "placeholder", "data-testid": "live-view", "data-i18n": notice || "watch.waiting" }),
+    );
+    return;
+  }
+  main.replaceChildren(
+    h(
+      "div",
+      { class: "watch-layout", "data-testid": "live-view", "data-seq": state.seq },
+      h(
+        "div",
+        { class: "watch-stage" },
+        sessionHeader(state),
+        videoPlaceholder(),
+        card("speaker.title", "speaker-card", currentSpeaker(state)),
+        card("queue.title", "queue-card", speakersQueue(state)),
+      ),
+      h(
+        "aside",
+        { class: "watch-side" },
+        card("attendance.title", "attendance-card", attendanceSummary(state)),
+        card("watch.agenda", "agenda-card", agendaList(state)),
+      ),
+    ),
+  );
+  tickNow();
+}
+
+header.setLive(live);
+exposeForTests("live", live);
+live.addEventListener("state", render);
+live.addEventListener("notice", (event) => {
+  if (event.detail.code === "not_found") {
+    notice = "watch.not_found";
+    live.stop();
+    render();
+  }
+});
+onLangChange(render);
+const tickNow = startTimers(live.clock);
+render();
+if (Number.isInteger(sessionId) && sessionId > 0) live.watch(sessionId);
+else {
+  notice = "watch.not_found";
+  render();
+}

@@ -1,0 +1,52 @@
+// The page header: brand, page name, connection status, who is signed in, language.
+
+import { h } from "../dom.js";
+import { connStatus } from "./conn-status.js";
+import { langSwitcher } from "./lang-switcher.js";
+
+export function mountHeader(pageNameKey) {
+  const liveSlot = h("span", { class: "header-live" });
+  const userSlot = h("span", { class: "header-user" });
+  const header = h(
+    "header",
+    { class: "app-header", "data-testid": "app-header" },
+    h(
+      "a",
+      { class: "brand", href: "/" },
+      h("span", { class: "brand-mark", "aria-hidden": "true" }, "EK"),
+      h("span", { class: "brand-name", "data-i18n": "app.name" }),
+    ),
+    pageNameKey ? h("span", { class: "page-name", "data-i18n": pageNameKey }) : null,
+    h("span", { class: "header-spacer" }),
+    liveSlot,
+    userSlot,
+    langSwitcher(),
+  );
+  document.body.prepend(header);
+  return {
+    setLive(live) {
+      liveSlot.replaceChildren(live ? connStatus(live) : "");
+    },
+    setUser(user, onLogout) {
+      if (!user) {
+        userSlot.replaceChildren();
+        return;
+      }
+      userSlot.replaceChildren(
+        h(
+          "span",
+          { class: "user", "data-testid": "current-user" },
+          h("span", { class: "user-name" }, user.name),
+          " · ",
+          h("span", { class: "user-role", "data-i18n": `role.${user.role}` }),
+        ),
+        h("button", {
+          class: "btn btn-ghost",
+          "data-testid": "logout",
+          "data-i18n": "auth.logout",
+          onclick: onLogout,
+        }),
+      );
+    },
+  };
+}

@@ -1,0 +1,33 @@
+// Running speech timers. A renderer makes a timer element; one ticker updates every
+// timer on the page from the server's clock, so re-rendering never resets a timer.
+
+import { formatSeconds, secondsSince } from "../clock.js";
+import { h } from "../dom.js";
+
+export function timerElement(startedAt, limitSeconds) {
+  const el = h("span", {
+    class: "timer",
+    "data-testid": "speaker-timer",
+    "data-started": startedAt,
+    "data-limit": limitSeconds,
+    "data-volatile": "", // changes every second: left out when comparing renders
+  });
+  return el;
+}
+
+function tick(clock) {
+  for (const el of document.querySelectorAll(".timer[data-started]")) {
+    const elapsed = secondsSince(clock, el.dataset.started);
+    const limit = Number(el.dataset.limit) || 0;
+    const over = limit > 0 && elapsed > limit;
+    el.textContent = limit ? `${formatSeconds(elapsed)} / ${formatSeconds(limit)}` : formatSeconds(elapsed);
+    el.classList.toggle("over", over);
+    el.dataset.over = String(over);
+  }
+}
+
+/** Start updating timers against `clock` (a ServerClock); returns a function to render now. */
+export function startTimers(clock) {
+  setInterval(() => tick(clock), 250);
+  return () => tick(clock);
+}

@@ -1,0 +1,96 @@
+"""Playwright helpers for the page tests: a Chromium browser, pages in their own
+contexts (each a separate tab with its own sign-in), and ways to read what a page shows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.conftest import skip_or_fail
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+TABLET = {"width": 1024, "height": 768}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    if not CHROMIUM.exists():
+        skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Tab:
+    """One page in its own browser context, remembering uncaught script errors."""
+
+    def __init__(self, browser: Browser, base_url: str, viewport: dict[str, int]) -> None:
+        self.base_url = base_url
+        self.context: BrowserContext = browser.new_context(viewport=viewport)
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        self.page.on("dialog", lambda dialog: dialog.accept())
+
+    def open(self, path: str) -> Page:
+        self.page.goto(self.base_url + path)
+        return self.page
+
+    def by(self, testid: str) -> Any:
+        return self.page.get_by_test_id(testid)
+
+    def wait_online(self) -> None:
+        expect(self.by("conn-status")).to_have_attribute("data-status", "online")
+
+    def sign_in(self, path: str, login: str, *, quick: bool = False) -> None:
+        """Sign in through the page's form: typing the login, or with its quick button."""
+        self.open(path)
+        if quick:
+            self.by(f"login-quick-{login}").click()
+        else:
+            self.by("login-input").fill(login)
+            self.by("login-submit").click()
+        self.wait_online()
+
+    def state(self) -> dict[str, Any]:
+        """The page's session state, as the JS live client holds it (JSON round trip)."""
+        return dict(json.loads(self.page.evaluate("JSON.stringify(window.kengash.live.state)")))
+
+    def seq(self) -> int:
+        return int(self.page.evaluate("window.kengash.live.state?.seq ?? 0"))
+
+    def wait_seq(self, seq: int) -> None:
+        self.page.wait_for_function("s => window.kengash.live.state?.seq === s", arg=seq)
+
+    def rendered(self) -> str:
+        """The live view's markup and text, without what changes every second (timers)."""
+        return str(
+            self.page.evaluate(
+                """() => {
+                    const view = document.querySelector('[data-testid=live-view]').cloneNode(true);
+                    view.querySelectorAll('[data-volatile]').forEach((el) => el.remove());
+                    return view.outerHTML;
+                }"""
+            )
+        )
+
+    def close(self) -> None:
+        self.context.close()

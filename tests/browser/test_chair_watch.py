@@ -1,0 +1,266 @@
+"""The pages in a real browser against a real server: the chair console drives what the
+watch page and the deputy tablet show; a watch page that lost its socket comes back to
+exactly the state a fresh load shows, without reloading; the language switcher."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, expect
+
+from session_server.live.state import SECTIONS
+from tests.browser.helpers import DESKTOP, TABLET, Tab, chromium
+from tests.conftest import Server
+
+pytestmark = pytest.mark.browser
+
+SESSION = 1
+DEPUTY02 = "Toshmatov Bekzod Rustam oʻgʻli"  # the demo roster's seat 2
+
+
+@pytest.fixture
+def browser(sqlite_server: Server) -> Iterator[Browser]:
+    # After the server fixture: it seeds its database with asyncio.run(), which cannot run
+    # while Playwright's sync API holds an event loop.
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def tabs(browser: Browser, sqlite_server: Server) -> Iterator[dict[str, Tab]]:
+    """Open tabs by name (each in its own context); all are closed after the test."""
+    opened: dict[str, Tab] = {}
+
+    class Tabs(dict[str, Tab]):
+        def __missing__(self, name: str) -> Tab:
+            viewport = TABLET if name.startswith("deputy") else DESKTOP
+            tab = opened[name] = Tab(browser, sqlite_server.url, viewport)
+            return tab
+
+    yield Tabs()
+    errors = {name: tab.errors for name, tab in opened.items() if tab.errors}
+    for tab in opened.values():
+        tab.close()
+    assert not errors, f"script errors: {errors}"
+
+
+def server_seq(server: Server) -> int:
+    return int(httpx.get(f"{server.url}/api/sessions/{SESSION}", timeout=10).json()["seq"])
+
+
+def agenda_item(tab: Tab, index: int) -> str:
+    item = tab.page.locator("[data-testid=agenda-item]").nth(index).get_attribute("data-item")
+    assert item is not None
+    return item
+
+
+def current_item(tab: Tab, item: str) -> None:
+    row = tab.page.locator(f"[data-testid=agenda-item][data-item='{item}']")
+    expect(row).to_have_attribute("data-current", "true")
+    expect(row).to_have_class(re.compile(r"\bcurrent\b"))
+
+
+def open_session(chair: Tab) -> None:
+    chair.by("btn-open").click()
+    expect(chair.by("session-state")).to_have_attribute("data-state", "open")
+
+
+def test_chair_console_drives_watch_and_deputy_registers(
+    tabs: dict[str, Tab], sqlite_server: Server
+) -> None:
+    chair, watch = tabs["chair"], tabs["watch"]
+    chair.sign_in("/chair", "chair")
+    watch.open(f"/watch/{SESSION}")
+    watch.wait_online()
+    expect(watch.by("session-state")).to_have_attribute("data-state", "scheduled")
+    expect(watch.by("video-placeholder")).to_be_visible()
+
+    open_session(chair)
+    expect(watch.by("session-state")).to_have_attribute("data-state", "open")
+
+    item = agenda_item(chair, 1)
+    chair.by(f"start-item-{item}").click()
+    current_item(chair, item)
+    current_item(watch, item)
+    assert watch.page.locator("[data-testid=agenda-item][data-current=true]").count() == 1
+
+    for tab in (chair, watch):
+        expect(tab.by("attendance-count")).to_have_text("0")
+        expect(tab.by("quorum")).to_have_attribute("data-met", "false")
+
+    deputy = tabs["deputy"]
+    deputy.sign_in("/deputy", "deputy02", quick=True)
+    expect(deputy.by("registration-status")).to_have_attribute("data-registered", "no")
+    deputy.by("btn-register").click()
+    expect(deputy.by("registration-status")).to_have_attribute("data-registered", "chamber")
+
+    for tab in (chair, watch, deputy):
+        expect(tab.by("attendance-count")).to_have_text("1")
+        expect(tab.by("attendance-seats")).to_have_text("35")
+        expect(tab.by("attendance-needed")).to_have_text("18")
+    expect(chair.by("present-list")).to_contain_text(DEPUTY02)
+    assert chair.state() == watch.state() == deputy.state()  # no topics yet: nothing redacted
+
+
+def test_watch_page_resumes_after_losing_its_socket(
+    tabs: dict[str, Tab], sqlite_server: Server
+) -> None:
+    chair, deputy, watch = tabs["chair"], tabs["deputy"], tabs["watch"]
+    chair.sign_in("/chair", "chair")
+    open_session(chair)
+    first, second = agenda_item(chair, 0), agenda_item(chair, 1)
+    chair.by(f"start-item-{first}").click()
+    current_item(chair, first)
+    deputy.sign_in("/deputy", "deputy02")
+
+    watch.open(f"/watch/{SESSION}")
+    watch.wait_online()
+    current_item(watch, first)
+    watch.page.evaluate("window.testMarker = 'no reload'")
+    before = watch.page.evaluate("({...window.kengash.live.stats})")
+    seq_before = watch.seq()
+
+    # Cut the watch page off: the socket closes and reconnecting fails while offline.
+    watch.context.set_offline(True)
+    watch.page.evaluate("window.kengash.live.socket.close()")
+    expect(watch.by("conn-status")).to_have_attribute("data-status", "reconnecting")
+
+    # Meanwhile the sitting goes on: an item, attendance, a request, the floor.
+    chair.by(f"start-item-{second}").click()
+    current_item(chair, second)
+    chair.by("btn-register").click()
+    deputy.by("btn-register-remote").click()
+    expect(deputy.by("registration-status")).to_have_attribute("data-registered", "remote")
+    deputy.by("topic-input").fill("Budjet boʻyicha savol")
+    deputy.by("btn-request").click()
+    expect(deputy.by("my-floor-status")).to_have_attribute("data-kind", "waiting")
+    chair.by("seconds-select").select_option("120")
+    chair.by(f"grant-{deputy.state()['attendance']['present'][-1]}").click()
+    expect(deputy.by("my-floor-status")).to_have_attribute("data-kind", "speaking")
+    expect(chair.by("speaker-name")).to_have_text(DEPUTY02)
+    seq_now = server_seq(sqlite_server)
+    assert seq_now >= seq_before + 5
+
+    # The watch page missed all of it...
+    watch.page.wait_for_timeout(1000)
+    assert watch.seq() == seq_before
+    expect(watch.by("conn-status")).to_have_attribute("data-status", "reconnecting")
+    current_item(watch, first)
+
+    # ...and catches up once the network is back, from its last seq, without reloading.
+    watch.context.set_offline(False)
+    watch.wait_online()
+    watch.wait_seq(seq_now)
+    current_item(watch, second)
+    expect(watch.by("speaker-name")).to_have_text(DEPUTY02)
+    expect(watch.by("attendance-count")).to_have_text("2")
+    assert watch.page.evaluate("window.testMarker") == "no reload"
+    after = watch.page.evaluate("({...window.kengash.live.stats})")
+    assert after["connects"] > before["connects"]
+    assert after["snapshots"] == before["snapshots"], "resumed by replay, not a new snapshot"
+    assert after["events"] == before["events"] + (seq_now - seq_before)
+
+    fresh = tabs["fresh"]
+    fresh.open(f"/watch/{SESSION}")
+    fresh.wait_online()
+    fresh.wait_seq(seq_now)
+    assert watch.state() == fresh.state()
+    assert watch.rendered() == fresh.rendered()
+    # The public view never shows a deputy's note on why they asked for the floor.
+    assert "Budjet" not in watch.rendered()
+    assert "Budjet" in deputy.page.locator("[data-testid=current-speaker]").inner_text()
+
+
+def test_a_command_cut_off_by_a_disconnect_is_resent_and_acts_once(
+    tabs: dict[str, Tab], sqlite_server: Server
+) -> None:
+    chair, deputy = tabs["chair"], tabs["deputy"]
+    chair.sign_in("/chair", "chair")
+    open_session(chair)
+    deputy.sign_in("/deputy", "deputy02")
+    seq_before = deputy.seq()
+    # Send, then drop the socket at once: the ack is lost, the command is sent again
+    # with the same id after the reconnect and answered from the server's record.
+    result = deputy.page.evaluate(
+        """async (session) => {
+            const live = window.kengash.live;
+            const answer = live.command("attendance.register", {session, present: true});
+            const [id] = [...live.pending.keys()];
+            live.socket.close();
+            const result = await answer;
+            return {id, result, pending: live.pending.size};
+        }""",
+        SESSION,
+    )
+    assert result["result"]["changed"] is True
+    assert result["pending"] == 0
+    deputy.wait_online()
+    expect(deputy.by("registration-status")).to_have_attribute("data-registered", "chamber")
+    assert server_seq(sqlite_server) == seq_before + 1
+    deputy.wait_seq(seq_before + 1)
+
+    # While the page is offline a press waits, then goes out once the network is back.
+    deputy.context.set_offline(True)
+    deputy.page.evaluate("window.kengash.live.socket.close()")
+    expect(deputy.by("conn-status")).to_have_attribute("data-status", "reconnecting")
+    deputy.by("btn-request").click()
+    expect(deputy.by("message")).to_have_text(re.compile(r"\S"))  # "Sending…"
+    deputy.context.set_offline(False)
+    expect(deputy.by("my-floor-status")).to_have_attribute("data-kind", "waiting")
+    expect(chair.page.locator("[data-testid=queue-entry]")).to_have_count(1)
+
+
+def test_nack_is_shown_readably(tabs: dict[str, Tab], sqlite_server: Server) -> None:
+    chair, deputy = tabs["chair"], tabs["deputy"]
+    chair.sign_in("/chair", "chair")
+    open_session(chair)
+    deputy.sign_in("/deputy", "deputy02")
+    deputy.by("btn-request").click()  # not registered present yet
+    message = deputy.by("message")
+    expect(message).to_have_attribute("data-code", "not_present")
+    expect(message).to_contain_text("Avval roʻyxatdan oʻting")
+
+
+def test_language_switcher(tabs: dict[str, Tab], sqlite_server: Server) -> None:
+    watch = tabs["watch"]
+    page = watch.open(f"/watch/{SESSION}")
+    watch.wait_online()
+    title = watch.by("session-title").inner_text()
+    agenda = page.locator("[data-testid=agenda-card] .card-title")
+    html = page.locator("html")
+
+    expected = {
+        "uz-Latn": ("Kun tartibi", "Efir hali boshlanmagan", "Rejalashtirilgan"),
+        "uz-Cyrl": ("Кун тартиби", "Эфир ҳали бошланмаган", "Режалаштирилган"),
+        "ru": ("Повестка дня", "Трансляция ещё не началась", "Запланирована"),
+        "en": ("Agenda", "The broadcast has not started", "Scheduled"),
+    }
+    expect(html).to_have_attribute("lang", "uz-Latn")
+    for lang, (agenda_title, video, state) in expected.items():
+        watch.by("lang-select").select_option(lang)
+        expect(html).to_have_attribute("lang", lang)
+        expect(agenda).to_have_text(agenda_title)
+        expect(watch.by("video-placeholder")).to_have_text(video)
+        expect(watch.by("session-state")).to_have_text(state)
+        assert watch.by("session-title").inner_text() == title  # data stays as it comes
+
+    # The choice is remembered: after a reload, and on the other pages.
+    page.reload()
+    expect(html).to_have_attribute("lang", "en")
+    expect(watch.by("conn-status")).to_have_text("Online")
+    watch.open("/")
+    expect(page.locator("h2.section-title").first).to_have_text("Sessions")
+    watch.open("/chair")
+    expect(watch.by("login-submit")).to_have_text("Sign in")
+    watch.by("lang-select").select_option("ru")
+    expect(watch.by("login-submit")).to_have_text("Войти")
+    expect(watch.by("login-input")).to_have_attribute("placeholder", "например, deputy02")
+
+
+def test_state_js_mirrors_state_py(tabs: dict[str, Tab], sqlite_server: Server) -> None:
+    page = tabs["watch"].open("/")
+    sections = page.evaluate("import('/static/js/state.js').then((m) => [...m.SECTIONS])")
+    assert tuple(sections) == SECTIONS
