@@ -65,7 +65,10 @@ async def handler(ws: ServerConnection) -> None:
             message = json.loads(text)
             if message.get("type") == "subscribe":
                 await ws.send(
-                    json.dumps({"type": "subscribed", "session": message["session"], "seq": 0})
+                    json.dumps(
+                        {"type": "subscribed", "session": message["session"], "seq": 0},
+                        separators=(",", ":"),
+                    )
                 )
                 viewers.add(ws)
     finally:

@@ -117,7 +117,9 @@ class Viewers:
         self.samples: list[str] = []
         self.keep_samples = False
 
-    async def connect(self, url: str, count: int, concurrency: int) -> dict[str, Any]:
+    async def connect(
+        self, url: str, count: int, concurrency: int, deflate: bool = True
+    ) -> dict[str, Any]:
         import websockets
 
         gate = asyncio.Semaphore(concurrency)
@@ -128,7 +130,11 @@ class Viewers:
                 for attempt in range(5):
                     try:
                         ws = await websockets.connect(
-                            url, open_timeout=120, ping_interval=None, max_size=None
+                            url,
+                            open_timeout=120,
+                            ping_interval=None,
+                            max_size=None,
+                            compression="deflate" if deflate else None,
                         )
                         break
                     except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake) as exc:
@@ -252,11 +258,17 @@ class Clients:
 
         return list(await asyncio.gather(*(loop.run_in_executor(None, recv, p) for p in self.pipes)))
 
-    async def connect(self, url: str, total: int, concurrency: int) -> dict[str, Any]:
+    async def connect(
+        self, url: str, total: int, concurrency: int, deflate: bool
+    ) -> dict[str, Any]:
         n = len(self.pipes)
         shares = [total // n + (1 if i < total % n else 0) for i in range(n)]
         answers = await self.call(
-            "connect", [{"url": url, "count": s, "concurrency": concurrency} for s in shares]
+            "connect",
+            [
+                {"url": url, "count": s, "concurrency": concurrency, "deflate": deflate}
+                for s in shares
+            ],
         )
         return {
             "connected": sum(a["connected"] for a in answers),
@@ -566,19 +578,25 @@ async def measure_real(
         await chair.must("agenda.start_item", {"session": SESSION, "item": item})
 
         rss_before = await settle_rss(server.pid)
-        conn = await clients.connect(f"ws://127.0.0.1:{server.port}/ws", n, args.concurrency)
+        conn = await clients.connect(f"ws://127.0.0.1:{server.port}/ws", n, args.concurrency, not args.no_deflate)
         if conn["connected"] < n:
             print(f"  real: only {conn['connected']}/{n} connected: {conn['errors']}", flush=True)
         rss_idle = await settle_rss(server.pid)
         await clients.call("reset")
 
         count = int(args.seconds * args.rate)
+        spy = start_profiler(server.pid, n, args) if args.profile else None
+        load0 = os.getloadavg()[0]
         cpu0 = cpu_seconds(server.pid)
         first_send = time.time()
         drove = await drive(chair, deputy, args.rate, count)
         events = drove["acked"]
         got = await wait_drained(clients, events * conn["connected"], args.drain)
         cpu = cpu_seconds(server.pid) - cpu0
+        load1 = os.getloadavg()[0]
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(60)
         lat, arr, samples = await clients.collect()
         rss_after = rss_kb(server.pid)
         await chair.ws.close()
@@ -586,7 +604,12 @@ async def measure_real(
         f = figures(
             "server", n, conn["connected"], events, first_send, lat, arr,
             rss_before, rss_idle, cpu, conn["seconds"],
-            {"chair": drove, "rss_after_run_kb": rss_after, "counted_at_drain": got},
+            {
+                "chair": drove,
+                "rss_after_run_kb": rss_after,
+                "counted_at_drain": got,
+                "loadavg_1m_before_after": [load0, load1],
+            },
         )
         return f, samples
     finally:
@@ -601,13 +624,14 @@ async def measure_bare(
     server = await asyncio.to_thread(start_bare_server, tmp)
     try:
         rss_before = await settle_rss(server.pid)
-        conn = await clients.connect(f"ws://127.0.0.1:{server.port}/ws", n, args.concurrency)
+        conn = await clients.connect(f"ws://127.0.0.1:{server.port}/ws", n, args.concurrency, not args.no_deflate)
         if conn["connected"] < n:
             print(f"  bare: only {conn['connected']}/{n} connected: {conn['errors']}", flush=True)
         rss_idle = await settle_rss(server.pid)
         await clients.call("reset")
 
         count = int(args.seconds * args.rate)
+        load0 = os.getloadavg()[0]
         cpu0 = cpu_seconds(server.pid)
         first_send = time.time()
         async with websockets.connect(f"ws://127.0.0.1:{server.port}/control", max_size=None) as ctl:
@@ -615,6 +639,7 @@ async def measure_bare(
             done = json.loads(await asyncio.wait_for(ctl.recv(), args.seconds + 120))
         got = await wait_drained(clients, count * conn["connected"], args.drain)
         cpu = cpu_seconds(server.pid) - cpu0
+        load1 = os.getloadavg()[0]
         lat, arr, _ = await clients.collect()
         await clients.call("close")
         bsec = sorted(done["broadcast_seconds"])
@@ -625,10 +650,22 @@ async def measure_bare(
                 "broadcast_call_ms_p50": percentile(bsec, 0.5) * 1000,
                 "broadcast_call_ms_max": bsec[-1] * 1000 if bsec else None,
                 "counted_at_drain": got,
+                "loadavg_1m_before_after": [load0, load1],
             },
         )
     finally:
         server.stop()
+
+
+def start_profiler(pid: int, n: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+    spy = Path(sys.executable).with_name("py-spy")
+    out = RESULTS / f"profile-{n}-{time.strftime('%Y%m%d-%H%M%S')}"
+    cmd = [str(spy), "record", "-p", str(pid), "-r", "200", "--nonblocking", "-f"]
+    process = subprocess.Popen(
+        [*cmd, "raw", "-o", f"{out}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(0.5)
+    return process
 
 
 # -- report -------------------------------------------------------------------------------
@@ -745,6 +782,16 @@ def cli() -> argparse.Namespace:
     p.add_argument("--client-processes", type=int, default=2)
     p.add_argument("--concurrency", type=int, default=100, help="handshakes in flight per process")
     p.add_argument("--drain", type=float, default=30.0, help="max seconds to wait for stragglers")
+    p.add_argument(
+        "--no-deflate",
+        action="store_true",
+        help="clients do not offer permessage-deflate (browsers do; the default offers it)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy record the real server while the chair drives (needs py-spy in .venv)",
+    )
     p.add_argument("--keep-tmp", action="store_true", help="keep the databases and logs")
     return p.parse_args()
 

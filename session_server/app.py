@@ -93,8 +93,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     async def metrics(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
-    async def openapi(request: Request) -> Response:
-        return schemas.OpenAPIResponse(request=request)
+    async def openapi(request: Request) -> JSONResponse:
+        return JSONResponse(schemas.get_schema(routes=request.app.routes))
 
     def page(name: str) -> Route:
         async def endpoint(request: Request) -> FileResponse:

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -63,9 +64,9 @@ async def _pg_admin(sql: str) -> None:
         await conn.close()
 
 
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database, dropped afterwards."""
     if not _pg_available():
         skip_or_fail("PostgreSQL is not reachable on 127.0.0.1:5432")
     name = f"kengash_test_{uuid.uuid4().hex[:12]}"
@@ -75,6 +76,12 @@ def pg_url() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    with pg_database() as url:
+        yield url
 
 
 @pytest.fixture
@@ -175,11 +182,7 @@ def live_server(demo_db: Database, database_url: str, tmp_path: Path) -> Iterato
         server.kill()
 
 
-@pytest.fixture
-def sqlite_server(tmp_path: Path) -> Iterator[Server]:
-    """The server on a demo SQLite database only: for browser tests and the like."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kengash.db'}"
-
+def seed_demo(url: str) -> None:
     async def prepare() -> None:
         from session_server import demo
 
@@ -190,8 +193,32 @@ def sqlite_server(tmp_path: Path) -> Iterator[Server]:
         await database.dispose()
 
     asyncio.run(prepare())
+
+
+@pytest.fixture
+def sqlite_server(tmp_path: Path) -> Iterator[Server]:
+    """The server on a demo SQLite database only: for browser tests and the like."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'kengash.db'}"
+    seed_demo(url)
     server = start_server(server_env(url, tmp_path), tmp_path / "server.log")
     try:
         yield server
     finally:
         server.kill()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """One server per module and backend, for tests that change nothing (bad input)."""
+    tmp = tmp_path_factory.mktemp("server")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
+        else:
+            url = stack.enter_context(pg_database())
+        seed_demo(url)
+        server = start_server(server_env(url, tmp), tmp / "server.log")
+        stack.callback(server.kill)
+        yield server

@@ -57,8 +57,11 @@ class Tab:
     def by(self, testid: str) -> Any:
         return self.page.get_by_test_id(testid)
 
-    def wait_online(self) -> None:
-        expect(self.by("conn-status")).to_have_attribute("data-status", "online")
+    def wait_online(self, timeout_ms: float = 15000) -> None:
+        """Connected and subscribed (after a drop, the backoff may take a few seconds)."""
+        expect(self.by("conn-status")).to_have_attribute(
+            "data-status", "online", timeout=timeout_ms
+        )
 
     def sign_in(self, path: str, login: str, *, quick: bool = False) -> None:
         """Sign in through the page's form: typing the login, or with its quick button."""

@@ -211,35 +211,35 @@ async def _nothing_changed(server: Server, seq: int) -> None:
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(
-    live_server: Server, login: str | None, frame: str, code: str
+    module_server: Server, login: str | None, frame: str, code: str
 ) -> None:
-    client = await LiveClient.open(live_server.ws_url, live_server.token(login) if login else None)
+    client = await LiveClient.open(module_server.ws_url, module_server.token(login) if login else None)
     await client.send(frame)
     answer = await client.recv()
     assert answer["type"] == "nack" and answer["error"]["code"] == code, answer
     assert answer["error"]["message"]
     await client.close()
-    await _nothing_changed(live_server, 1)
+    await _nothing_changed(module_server, 1)
 
 
-async def test_binary_frames_are_refused(live_server: Server) -> None:
-    client = await LiveClient.open(live_server.ws_url)
+async def test_binary_frames_are_refused(module_server: Server) -> None:
+    client = await LiveClient.open(module_server.ws_url)
     await client.ws.send(b"\x00\x01")
     assert (await client.recv())["error"]["code"] == "bad_message"
     await client.close()
 
 
-async def test_a_giant_frame_closes_the_socket_with_1009(live_server: Server) -> None:
-    client = await LiveClient.open(live_server.ws_url)
+async def test_a_giant_frame_closes_the_socket_with_1009(module_server: Server) -> None:
+    client = await LiveClient.open(module_server.ws_url)
     await client.send("x" * (2 * 1024 * 1024))
     with pytest.raises(ConnectionClosed) as closed:
         await client.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
-    await _nothing_changed(live_server, 1)
+    await _nothing_changed(module_server, 1)
 
 
-async def test_a_flood_is_refused_then_closed_with_1008(live_server: Server) -> None:
-    client = await LiveClient.open(live_server.ws_url, live_server.token("chair"))
+async def test_a_flood_is_refused_then_closed_with_1008(module_server: Server) -> None:
+    client = await LiveClient.open(module_server.ws_url, module_server.token("chair"))
     for i in range(300):
         try:
             await client.send({"type": "cmd", "id": f"f{i}", "cmd": "speaker.end", "args": {"session": S}})
@@ -252,11 +252,11 @@ async def test_a_flood_is_refused_then_closed_with_1008(live_server: Server) -> 
             codes.append(frame["error"]["code"])
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1008
     assert "rate_limited" in codes and "wrong_state" in codes
-    await _nothing_changed(live_server, 1)
+    await _nothing_changed(module_server, 1)
 
 
-async def test_a_bad_token_closes_with_4401(live_server: Server) -> None:
-    client = await LiveClient.open(live_server.ws_url, "not-a-token")
+async def test_a_bad_token_closes_with_4401(module_server: Server) -> None:
+    client = await LiveClient.open(module_server.ws_url, "not-a-token")
     with pytest.raises(ConnectionClosed) as closed:
         await client.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

@@ -2,6 +2,7 @@
 // follow attendance and the quorum, give and end the floor.
 
 import { h } from "../dom.js";
+import { STATUS } from "../live.js";
 import { t } from "../i18n.js";
 import { agendaList } from "../ui/agenda.js";
 import { attendanceSummary, presentList } from "../ui/attendance.js";
@@ -38,7 +39,12 @@ function buildChairConsole({ auth, live, sessionId }) {
   };
 
   const send = (button, cmd, args = {}) =>
-    perform(button, message, () => live.command(cmd, { session: sessionId, ...args }));
+    perform(
+      button,
+      message,
+      () => live.command(cmd, { session: sessionId, ...args }),
+      () => live.status === STATUS.ONLINE,
+    );
 
   const card = (testid, titleKey, ...content) =>
     h(

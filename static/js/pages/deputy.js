@@ -1,6 +1,7 @@
 // /deputy: the deputy's tablet. Register present, ask for the floor, follow the floor.
 
 import { h } from "../dom.js";
+import { STATUS } from "../live.js";
 import { agendaList } from "../ui/agenda.js";
 import { attendanceSummary } from "../ui/attendance.js";
 import { messageArea, perform } from "../ui/feedback.js";
@@ -42,7 +43,12 @@ function buildDeputyConsole({ auth, live, sessionId }) {
   const topicRow = h("div", { class: "topic-row" }, topic);
 
   const send = (button, cmd, args) =>
-    perform(button, message, () => live.command(cmd, { session: sessionId, ...args }));
+    perform(
+      button,
+      message,
+      () => live.command(cmd, { session: sessionId, ...args }),
+      () => live.status === STATUS.ONLINE,
+    );
 
   const el = h(
     "div",

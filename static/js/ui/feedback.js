@@ -39,14 +39,18 @@ export function messageArea() {
   };
 }
 
-/** Run `action()` (a command promise) from `button`; report a failure in `message`. */
-export async function perform(button, message, action) {
+/**
+ * Run `action()` (a command promise) from `button`; report a failure in `message`.
+ * `online()` tells whether the socket is up: a command sent while it is down waits
+ * for the reconnect, and the message says so.
+ */
+export async function perform(button, message, action, online = () => true) {
   message.clear();
   if (button) {
     button.disabled = true;
     button.classList.add("busy");
   }
-  const slow = setTimeout(() => message.info("msg.sending"), 400);
+  const slow = setTimeout(() => message.info(online() ? "msg.sending" : "msg.waiting_network"), 400);
   try {
     const result = await action();
     message.clear();

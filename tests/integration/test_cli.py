@@ -1,0 +1,101 @@
+"""The `kengash` command, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+ROLES = {"viewer", "deputy", "chair", "secretary", "operator", "admin"}
+
+
+def kengash(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "KENGASH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'k.db'}",
+        "KENGASH_VAR_DIR": str(tmp_path / "var"),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "session_server", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_migrate_demo_and_list(tmp_path: Path) -> None:
+    assert kengash(tmp_path, "migrate").returncode == 0
+    assert kengash(tmp_path, "demo").returncode == 0
+    again = kengash(tmp_path, "demo")
+    assert again.returncode == 0 and "already" in again.stderr
+    listed = kengash(tmp_path, "demo", "--list")
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 36  # chair, 32 deputies, secretary, operator, admin
+    for line in lines:
+        login, role, name = line.split("\t")
+        assert login and role in ROLES and len(name.split()) >= 2
+    assert sum(1 for line in lines if line.split("\t")[1] == "deputy") == 32
+
+
+ROSTER = """full_name,pinfl,seat,district,faction
+Qodirova Munisa Anvar qizi,41203850260011,1,1-okrug,OʻzLiDeP
+Ўринов Ғайрат Ҳамидович,31505790260022,2,2-okrug,Adolat
+"""
+
+
+def test_roster_import_all_or_nothing(tmp_path: Path) -> None:
+    assert kengash(tmp_path, "migrate").returncode == 0
+    good = tmp_path / "roster.csv"
+    good.write_text(ROSTER, encoding="utf-8")
+    done = kengash(tmp_path, "council", "import", str(good), "--council", "Chilonzor", "--seats", "30")
+    assert done.returncode == 0, done.stderr
+    assert "2 added" in done.stderr
+    # Same file again updates, adds nothing.
+    again = kengash(tmp_path, "council", "import", str(good), "--council", "Chilonzor")
+    assert "0 added, 2 updated" in again.stderr
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        ROSTER + "Yangi Deputat Ali oʻgʻli,123,3\nIkkinchi Nusxa,41203850260011,4\n",
+        encoding="utf-8",
+    )
+    refused = kengash(tmp_path, "council", "import", str(bad), "--council", "Chilonzor")
+    assert refused.returncode == 2
+    assert "line 4" in refused.stderr and "PINFL" in refused.stderr
+    listed = kengash(tmp_path, "council", "import", str(good), "--council", "Chilonzor")
+    assert "0 added, 2 updated" in listed.stderr  # the bad file added nobody
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("name,pinfl\nX,1\n", "lacks: full_name, seat"),
+        ("full_name,pinfl,seat\n", "empty"),
+        ("full_name,pinfl,seat\nAli Vali,31505790260022,99\n", "beyond"),
+    ],
+)
+def test_bad_rosters_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    assert kengash(tmp_path, "migrate").returncode == 0
+    path = tmp_path / "r.csv"
+    path.write_text(text, encoding="utf-8")
+    result = kengash(tmp_path, "council", "import", str(path), "--council", "C", "--seats", "30")
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_demo_is_refused_in_production(tmp_path: Path) -> None:
+    env_run = subprocess.run(
+        [sys.executable, "-m", "session_server", "serve"],
+        env={**os.environ, "KENGASH_DEMO": "1", "KENGASH_ENVIRONMENT": "production"},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert env_run.returncode != 0 and "KENGASH_DEMO=1 is refused" in env_run.stderr
