@@ -206,7 +206,10 @@ async def demo_login(request: Request) -> JSONResponse:
     """
     ---
     summary: Demo sign-in by login name (only while KENGASH_DEMO=1)
-    requestBody: {content: {application/json: {schema: {type: object, properties: {login: {type: string}}}}}}
+    requestBody:
+      content:
+        application/json:
+          schema: {type: object, properties: {login: {type: string}}}
     responses:
       200: {description: "{token, user}"}
       404: {description: demo sign-in is off, or no such demo user}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -96,14 +96,11 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(schemas.get_schema(routes=request.app.routes))
 
-    def page(name: str) -> Route:
-        async def endpoint(request: Request) -> FileResponse:
+    def page(name: str) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
             return FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
 
-        return endpoint  # type: ignore[return-value]
-
-    async def watch(request: Request) -> FileResponse:
-        return FileResponse(STATIC / "watch.html", headers={"Cache-Control": "no-cache"})
+        return endpoint
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -118,10 +115,12 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         *api.routes,
         WebSocketRoute("/ws", websocket),
         *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
-        Route("/watch/{session:int}", watch, include_in_schema=False),
+        Route("/watch/{session:int}", page("watch.html"), include_in_schema=False),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error})
+    app = Starlette(
+        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+    )
     app.state.settings = settings
     app.state.db = db
     app.state.hub = hub

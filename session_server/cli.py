@@ -110,7 +110,9 @@ async def _import(settings: Settings, text: str, name: str, region: str, seats: 
     db = Database(settings.database_url)
     try:
         async with db.write() as session:
-            council = await session.scalar(select(models.Council).where(models.Council.name == name))
+            council = await session.scalar(
+                select(models.Council).where(models.Council.name == name)
+            )
             if council is None:
                 if seats is None:
                     raise typer.BadParameter("a new council needs --seats")

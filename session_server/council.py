@@ -64,8 +64,11 @@ def parse_roster(text: str) -> list[RosterRow]:
         except ValidationError as exc:
             reasons = "; ".join(f"{e['loc'][0]}: {e['msg']}" for e in exc.errors())
             errors.append(f"line {line}: {reasons}")
-    for label, values in (("PINFL", [r.pinfl for r in rows]), ("seat", [r.seat for r in rows])):
-        dupes = sorted({str(v) for v in values if values.count(v) > 1})
+    for label, values in (
+        ("PINFL", [r.pinfl for r in rows]),
+        ("seat", [str(r.seat) for r in rows]),
+    ):
+        dupes = sorted({v for v in values if values.count(v) > 1})
         if dupes:
             errors.append(f"repeated {label}: {', '.join(dupes)}")
     if errors:
@@ -92,7 +95,9 @@ async def import_roster(
         raise RosterError(f"seats beyond the council's {rules.seats}: {over}")
     existing = {
         d.pinfl: d
-        for d in await db.scalars(select(models.Deputy).where(models.Deputy.pinfl.in_([r.pinfl for r in rows])))
+        for d in await db.scalars(
+            select(models.Deputy).where(models.Deputy.pinfl.in_([r.pinfl for r in rows]))
+        )
     }
     foreign = [p for p, d in existing.items() if d.council_id != council.id]
     if foreign:

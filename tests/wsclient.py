@@ -32,8 +32,8 @@ class LiveClient:
     async def send(self, message: dict[str, Any] | str) -> None:
         await self.ws.send(message if isinstance(message, str) else json.dumps(message))
 
-    async def recv(self, timeout: float = 10) -> dict[str, Any]:
-        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), timeout))
+    async def recv(self, within: float = 10) -> dict[str, Any]:
+        frame: dict[str, Any] = json.loads(await asyncio.wait_for(self.ws.recv(), within))
         self.frames.append(frame)
         if frame["type"] == "snapshot":
             self.state, self.seq = frame["state"], frame["seq"]
@@ -64,8 +64,8 @@ class LiveClient:
             if frame["type"] in ("ack", "nack") and frame.get("id") == command_id:
                 return frame
 
-    async def until_seq(self, seq: int, timeout: float = 10) -> None:
-        async with asyncio.timeout(timeout):
+    async def until_seq(self, seq: int, within: float = 10) -> None:
+        async with asyncio.timeout(within):
             while self.seq < seq:
                 await self.recv()
 

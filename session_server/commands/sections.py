@@ -31,9 +31,9 @@ def council_section(council: models.Council) -> dict[str, Any]:
 
 async def deputies_section(db: AsyncSession, council_id: int) -> list[dict[str, Any]]:
     rows = await db.scalars(
-        select(models.Deputy).where(models.Deputy.council_id == council_id).order_by(
-            models.Deputy.seat_no
-        )
+        select(models.Deputy)
+        .where(models.Deputy.council_id == council_id)
+        .order_by(models.Deputy.seat_no)
     )
     return [
         {

@@ -51,7 +51,7 @@ def iso(moment: datetime | None) -> str | None:
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}  # noqa: RUF012
 
 
 class Council(Base):

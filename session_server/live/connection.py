@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from collections import deque
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -122,7 +123,7 @@ class Connection:
             writer.cancel()
             SOCKETS.dec()
 
-    async def _receive(self, message: dict[str, Any]) -> None:
+    async def _receive(self, message: Mapping[str, Any]) -> None:
         if not self._bucket.take():
             self._refused += 1
             if self._refused > MAX_REFUSED:

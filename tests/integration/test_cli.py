@@ -54,7 +54,9 @@ def test_roster_import_all_or_nothing(tmp_path: Path) -> None:
     assert kengash(tmp_path, "migrate").returncode == 0
     good = tmp_path / "roster.csv"
     good.write_text(ROSTER, encoding="utf-8")
-    done = kengash(tmp_path, "council", "import", str(good), "--council", "Chilonzor", "--seats", "30")
+    done = kengash(
+        tmp_path, "council", "import", str(good), "--council", "Chilonzor", "--seats", "30"
+    )
     assert done.returncode == 0, done.stderr
     assert "2 added" in done.stderr
     # Same file again updates, adds nothing.

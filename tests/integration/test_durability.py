@@ -40,9 +40,10 @@ async def test_acknowledged_commands_survive_kill_9(live_server: Server) -> None
             "attendance.register", {"session": S}, command_id="after-crash"
         )
         assert retry["type"] == "ack"
-        assert await chair2.command(
-            "attendance.register", {"session": S}, command_id="after-crash"
-        ) == retry
+        assert (
+            await chair2.command("attendance.register", {"session": S}, command_id="after-crash")
+            == retry
+        )
         assert (await fresh_state(again.ws_url, S))["seq"] == 3 + len(acked)
         await chair2.close()
     finally:

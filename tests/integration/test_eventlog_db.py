@@ -11,7 +11,13 @@ from sqlalchemy.exc import IntegrityError
 
 from session_server import eventlog
 from session_server.auth.tokens import Actor
-from session_server.commands.base import REGISTRY, CommandContext, CommandError, SessionArgs, command
+from session_server.commands.base import (
+    REGISTRY,
+    CommandContext,
+    CommandError,
+    SessionArgs,
+    command,
+)
 from session_server.commands.dispatcher import Dispatcher
 from session_server.db import models
 from session_server.db.engine import Database
@@ -52,7 +58,9 @@ def half_done_command() -> Iterator[None]:
 async def test_a_refused_command_keeps_neither_change_nor_event(demo_db: Database) -> None:
     recorder = Recorder()
     before = await event_count(demo_db)
-    answer = await Dispatcher(demo_db, recorder).execute(CHAIR, "h1", "test.half_done", {"session": 1})
+    answer = await Dispatcher(demo_db, recorder).execute(
+        CHAIR, "h1", "test.half_done", {"session": 1}
+    )
     assert answer["error"]["code"] == "wrong_state"
     assert await event_count(demo_db) == before
     async with demo_db.read() as s:

@@ -34,7 +34,12 @@ def test_read_api(module_server: Server) -> None:
 
 def test_pinfl_is_for_the_secretariat_only(module_server: Server) -> None:
     base = module_server.url
-    for login, sees in (("secretary", True), ("admin", True), ("deputy05", False), ("chair", False)):
+    for login, sees in (
+        ("secretary", True),
+        ("admin", True),
+        ("deputy05", False),
+        ("chair", False),
+    ):
         headers = {"Authorization": f"Bearer {module_server.token(login)}"}
         deputies = httpx.get(f"{base}/api/councils/1/deputies", headers=headers).json()
         assert ("pinfl" in deputies[0]) is sees, login

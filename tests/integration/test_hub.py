@@ -172,16 +172,33 @@ async def _nothing_changed(server: Server, seq: int) -> None:
         ("chair", "{not json", "invalid_json"),
         ("chair", json.dumps([1, 2]), "bad_message"),
         ("chair", json.dumps({"type": "dance"}), "bad_message"),
-        ("chair", json.dumps({"type": "cmd", "id": "x1", "cmd": "nope", "args": {}}), "unknown_command"),
-        ("chair", json.dumps({"type": "cmd", "id": "x2", "cmd": "session.open", "args": {}}), "invalid_args"),
         (
             "chair",
-            json.dumps({"type": "cmd", "id": "x3", "cmd": "session.open", "args": {"session": "1"}}),
+            json.dumps({"type": "cmd", "id": "x1", "cmd": "nope", "args": {}}),
+            "unknown_command",
+        ),
+        (
+            "chair",
+            json.dumps({"type": "cmd", "id": "x2", "cmd": "session.open", "args": {}}),
             "invalid_args",
         ),
         (
             "chair",
-            json.dumps({"type": "cmd", "id": "x4", "cmd": "agenda.start_item", "args": {"session": 1, "item": 99}}),
+            json.dumps(
+                {"type": "cmd", "id": "x3", "cmd": "session.open", "args": {"session": "1"}}
+            ),
+            "invalid_args",
+        ),
+        (
+            "chair",
+            json.dumps(
+                {
+                    "type": "cmd",
+                    "id": "x4",
+                    "cmd": "agenda.start_item",
+                    "args": {"session": 1, "item": 99},
+                }
+            ),
             "wrong_state",
         ),
         (
@@ -191,7 +208,9 @@ async def _nothing_changed(server: Server, seq: int) -> None:
         ),
         (
             "chair",
-            json.dumps({"type": "cmd", "id": "x6", "cmd": "session.open", "args": {"session": 999}}),
+            json.dumps(
+                {"type": "cmd", "id": "x6", "cmd": "session.open", "args": {"session": 999}}
+            ),
             "not_found",
         ),
         (
@@ -201,10 +220,16 @@ async def _nothing_changed(server: Server, seq: int) -> None:
         ),
         (
             None,
-            json.dumps({"type": "cmd", "id": "x8", "cmd": "attendance.register", "args": {"session": 1}}),
+            json.dumps(
+                {"type": "cmd", "id": "x8", "cmd": "attendance.register", "args": {"session": 1}}
+            ),
             "forbidden",
         ),
-        ("chair", json.dumps({"type": "cmd", "id": "bad id!", "cmd": "session.open"}), "bad_message"),
+        (
+            "chair",
+            json.dumps({"type": "cmd", "id": "bad id!", "cmd": "session.open"}),
+            "bad_message",
+        ),
         ("chair", json.dumps({"type": "subscribe", "session": 999}), "not_found"),
         ("chair", json.dumps({"type": "subscribe", "session": 1, "since": -4}), "bad_message"),
         ("chair", "x" * 20_000, "too_large"),
@@ -213,7 +238,9 @@ async def _nothing_changed(server: Server, seq: int) -> None:
 async def test_bad_input_is_refused_and_changes_nothing(
     module_server: Server, login: str | None, frame: str, code: str
 ) -> None:
-    client = await LiveClient.open(module_server.ws_url, module_server.token(login) if login else None)
+    client = await LiveClient.open(
+        module_server.ws_url, module_server.token(login) if login else None
+    )
     await client.send(frame)
     answer = await client.recv()
     assert answer["type"] == "nack" and answer["error"]["code"] == code, answer
@@ -242,7 +269,9 @@ async def test_a_flood_is_refused_then_closed_with_1008(module_server: Server) -
     client = await LiveClient.open(module_server.ws_url, module_server.token("chair"))
     for i in range(300):
         try:
-            await client.send({"type": "cmd", "id": f"f{i}", "cmd": "speaker.end", "args": {"session": S}})
+            await client.send(
+                {"type": "cmd", "id": f"f{i}", "cmd": "speaker.end", "args": {"session": S}}
+            )
         except ConnectionClosed:
             break
     codes = []

@@ -35,7 +35,9 @@ def test_needed_is_the_exact_least_number(
     seats: int, a: int, b: int, strict: bool, present: int
 ) -> None:
     num, den = min(a, b), max(a, b)
-    rules = CouncilRules(seats=seats, quorum=QuorumRule(numerator=num, denominator=den, strict=strict))
+    rules = CouncilRules(
+        seats=seats, quorum=QuorumRule(numerator=num, denominator=den, strict=strict)
+    )
     status = quorum_status(present, rules)
 
     def meets(n: int) -> bool:  # n/seats against num/den, cross-multiplied
