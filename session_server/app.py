@@ -43,7 +43,7 @@ def make_bus(settings: Settings) -> Bus:
     if settings.redis_url:
         from session_server.live.redis_bus import RedisBus
 
-        return RedisBus(settings.redis_url)
+        return RedisBus(settings.redis_url, settings.bus_channel)
     return InProcessBus()
 
 

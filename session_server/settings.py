@@ -16,6 +16,7 @@ class Settings(BaseSettings):
 
     database_url: str = "sqlite+aiosqlite:///var/kengash.db"
     redis_url: str | None = None
+    bus_channel: str = "kengash:session-log"
     demo: bool = False
     environment: Literal["development", "production"] = "development"
     host: str = "127.0.0.1"

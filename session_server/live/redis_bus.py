@@ -13,11 +13,8 @@ from session_server.live.bus import Listener
 
 log = structlog.get_logger(__name__)
 
-CHANNEL = "kengash:session-log"
-
-
 class RedisBus:
-    def __init__(self, url: str, channel: str = CHANNEL) -> None:
+    def __init__(self, url: str, channel: str) -> None:
         self._redis = Redis.from_url(url)
         self._channel = channel
         self._task: asyncio.Task[None] | None = None
