@@ -203,6 +203,8 @@ async def _worker_main(pipe: Pipe, index: int) -> None:
             result = "ok"
         elif cmd == "count":
             result = viewers.received
+        elif cmd == "cpu":
+            result = time.process_time()
         elif cmd == "collect":
             result = {
                 "latencies": viewers.latencies.tobytes(),
@@ -276,6 +278,9 @@ class Clients:
             "seconds": max(a["seconds"] for a in answers),
         }
 
+    async def cpu(self) -> float:
+        return sum(await self.call("cpu", timeout=60))
+
     async def received(self) -> int:
         return sum(await self.call("count", timeout=60))
 
@@ -345,7 +350,7 @@ def prepare_database(url: str) -> None:
     asyncio.run(go())
 
 
-def start_real_server(tmp: Path) -> Process:
+def start_real_server(tmp: Path, experiment: str = "") -> Process:
     import httpx
 
     url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
@@ -361,6 +366,12 @@ def start_real_server(tmp: Path) -> Process:
         "KENGASH_HOST": "127.0.0.1",
         "KENGASH_PORT": str(port),
     }
+    if experiment:
+        # bench/hooks/sitecustomize.py patches this process only; no server file changes.
+        hooks = str(ROOT / "bench" / "hooks")
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (hooks, env.get("PYTHONPATH")) if p)
+        env["FANOUT_EXPERIMENT"] = experiment
+        env["FANOUT_GCSTATS"] = str(tmp / "gcstats.json")
     log = tmp / "server.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -522,6 +533,24 @@ def figures(
 ) -> Figures:
     lat_sorted = sorted(lat)
     expected = events * connected
+    # Per event (grouped by its `at`): how its deliveries spread, to tell a steady tail
+    # from a few stalls.
+    by_event: dict[float, list[float]] = {}
+    for latency, arrival in zip(lat, arr, strict=True):
+        by_event.setdefault(round(arrival - latency, 3), []).append(latency)
+    per_event = []
+    for at in sorted(by_event):
+        xs = sorted(by_event[at])
+        per_event.append(
+            {
+                "t": round(at - first_send, 3),
+                "n": len(xs),
+                "first_ms": round(xs[0] * 1000, 1),
+                "p50_ms": round(percentile(xs, 0.5) * 1000, 1),
+                "last_ms": round(xs[-1] * 1000, 1),
+            }
+        )
+    extra = {**extra, "per_event": per_event}
     span = (max(arr) - first_send) if arr else float("nan")
     return Figures(
         target=target,
@@ -567,7 +596,7 @@ async def settle_rss(pid: int) -> int:
 async def measure_real(
     clients: Clients, n: int, args: argparse.Namespace, tmp: Path
 ) -> tuple[Figures, list[str]]:
-    server = await asyncio.to_thread(start_real_server, tmp)
+    server = await asyncio.to_thread(start_real_server, tmp, args.experiment)
     try:
         chair = await chair_connect(server.port)
         assert chair.snapshot is not None
@@ -585,20 +614,35 @@ async def measure_real(
         await clients.call("reset")
 
         count = int(args.seconds * args.rate)
+        gc0 = await gc_snapshot(server.pid, tmp) if "gcstats" in args.experiment else None
         spy = start_profiler(server.pid, n, args) if args.profile else None
         load0 = os.getloadavg()[0]
         cpu0 = cpu_seconds(server.pid)
+        ccpu0 = await clients.cpu()
         first_send = time.time()
         drove = await drive(chair, deputy, args.rate, count)
         events = drove["acked"]
         got = await wait_drained(clients, events * conn["connected"], args.drain)
         cpu = cpu_seconds(server.pid) - cpu0
+        ccpu = await clients.cpu() - ccpu0
         load1 = os.getloadavg()[0]
         if spy is not None:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
         lat, arr, samples = await clients.collect()
         rss_after = rss_kb(server.pid)
+        gcstats = None
+        if gc0 is not None:
+            gc1 = await gc_snapshot(server.pid, tmp)
+            if gc1 is not None:
+                gcstats = {
+                    "objects_after": gc1["objects"],
+                    "during_run": {
+                        g: {k: gc1["stats"][g][k] - gc0["stats"][g][k] for k in ("count", "seconds", "collected")}
+                        | {"max_whole_life": gc1["stats"][g]["max"]}
+                        for g in gc1["stats"]
+                    },
+                }
         await chair.ws.close()
         await clients.call("close")
         f = figures(
@@ -606,6 +650,9 @@ async def measure_real(
             rss_before, rss_idle, cpu, conn["seconds"],
             {
                 "chair": drove,
+                "client_cpu_seconds": ccpu,
+                "experiment": args.experiment,
+                "gcstats": gcstats,
                 "rss_after_run_kb": rss_after,
                 "counted_at_drain": got,
                 "loadavg_1m_before_after": [load0, load1],
@@ -633,12 +680,14 @@ async def measure_bare(
         count = int(args.seconds * args.rate)
         load0 = os.getloadavg()[0]
         cpu0 = cpu_seconds(server.pid)
+        ccpu0 = await clients.cpu()
         first_send = time.time()
         async with websockets.connect(f"ws://127.0.0.1:{server.port}/control", max_size=None) as ctl:
             await ctl.send(json.dumps({"cmd": "run", "frames": frames, "rate": args.rate, "count": count}))
             done = json.loads(await asyncio.wait_for(ctl.recv(), args.seconds + 120))
         got = await wait_drained(clients, count * conn["connected"], args.drain)
         cpu = cpu_seconds(server.pid) - cpu0
+        ccpu = await clients.cpu() - ccpu0
         load1 = os.getloadavg()[0]
         lat, arr, _ = await clients.collect()
         await clients.call("close")
@@ -647,6 +696,7 @@ async def measure_bare(
             "bare", n, conn["connected"], done["sent"], first_send, lat, arr,
             rss_before, rss_idle, cpu, conn["seconds"],
             {
+                "client_cpu_seconds": ccpu,
                 "broadcast_call_ms_p50": percentile(bsec, 0.5) * 1000,
                 "broadcast_call_ms_max": bsec[-1] * 1000 if bsec else None,
                 "counted_at_drain": got,
@@ -657,10 +707,23 @@ async def measure_bare(
         server.stop()
 
 
+async def gc_snapshot(pid: int, tmp: Path) -> dict[str, Any] | None:
+    path = tmp / "gcstats.json"
+    path.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR1)
+    for _ in range(100):
+        await asyncio.sleep(0.1)
+        if path.exists():
+            await asyncio.sleep(0.2)
+            return json.loads(path.read_text())
+    return None
+
+
 def start_profiler(pid: int, n: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
     spy = Path(sys.executable).with_name("py-spy")
     out = RESULTS / f"profile-{n}-{time.strftime('%Y%m%d-%H%M%S')}"
-    cmd = [str(spy), "record", "-p", str(pid), "-r", "200", "--nonblocking", "-f"]
+    mode = ["--native"] if os.environ.get("FANOUT_SPY_NATIVE") else ["--nonblocking"]
+    cmd = [str(spy), "record", "-p", str(pid), "-r", "200", *mode, "-f"]
     process = subprocess.Popen(
         [*cmd, "raw", "-o", f"{out}.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -730,6 +793,9 @@ async def main(args: argparse.Namespace) -> int:
             frames = samples[:2] if len(samples) >= 2 else samples
             if not frames:
                 raise RuntimeError("no event frame captured from the real server")
+            if args.only == "server":
+                rows.append({"viewers": n, "server": asdict(real)})
+                continue
             print(f"[{n} viewers] bare websockets.broadcast ...", flush=True)
             bare = await measure_bare(clients, n, args, tmp, frames)
             print(f"  bare:   p50 {bare.p50_ms:.1f} ms, p99 {bare.p99_ms:.1f} ms, "
@@ -750,7 +816,8 @@ async def main(args: argparse.Namespace) -> int:
         if not args.keep_tmp:
             shutil.rmtree(tmp_root, ignore_errors=True)
     print()
-    print_table(rows)
+    if args.only == "both":
+        print_table(rows)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out = RESULTS / f"fanout-{stamp}.json"
     out.write_text(
@@ -791,6 +858,17 @@ def cli() -> argparse.Namespace:
         "--profile",
         action="store_true",
         help="py-spy record the real server while the chair drives (needs py-spy in .venv)",
+    )
+    p.add_argument(
+        "--experiment",
+        default="",
+        help="comma-separated patches from bench/hooks/sitecustomize.py for the real server",
+    )
+    p.add_argument(
+        "--only",
+        choices=["both", "server"],
+        default="both",
+        help="server: skip the bare reference (for quick experiments)",
     )
     p.add_argument("--keep-tmp", action="store_true", help="keep the databases and logs")
     return p.parse_args()

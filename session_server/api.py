@@ -8,9 +8,10 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from session_server import exports
 from session_server.auth.tokens import Actor
 from session_server.commands.sections import council_section, session_section
 from session_server.db import models
@@ -174,6 +175,69 @@ async def get_session(request: Request) -> JSONResponse:
         )
 
 
+async def _vote_record(request: Request) -> exports.VoteRecord:
+    vote_id = request.path_params["id"]
+    async with _db(request).read() as db:
+        vote = await db.get(models.Vote, vote_id)
+        if vote is None:
+            raise ApiError(404, "not_found", f"there is no vote {vote_id}")
+        session = await db.get(models.Session, vote.session_id)
+        item = await db.get(models.AgendaItem, vote.agenda_item_id)
+        assert session is not None and item is not None  # foreign keys
+        council = await _get_council(db, session.council_id)
+        deputies = await db.scalars(
+            select(models.Deputy)
+            .where(models.Deputy.council_id == council.id)
+            .order_by(models.Deputy.seat_no)
+        )
+        return exports.VoteRecord(vote, session, council, item, list(deputies))
+
+
+async def get_vote(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: One vote with its outcome record (recomputable) and published ballots
+    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    responses:
+      200: {description: "{id, question, kind, rule, secret, state, result, ballots, ...}"}
+      404: {description: no such vote}
+    """
+    return JSONResponse(exports.vote_json(await _vote_record(request)))
+
+
+async def vote_protocol_json(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: The vote protocol as a Popolo vote event (motion, counts, votes by voter)
+    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    responses:
+      200: {description: Popolo vote event}
+      404: {description: no such vote}
+    """
+    record = await _vote_record(request)
+    return JSONResponse(
+        exports.popolo(record),
+        headers={"Content-Disposition": f'attachment; filename="vote-{record.vote.id}.json"'},
+    )
+
+
+async def vote_protocol_csv(request: Request) -> Response:
+    """
+    ---
+    summary: The vote protocol as CSV (UTF-8)
+    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    responses:
+      200: {description: CSV}
+      404: {description: no such vote}
+    """
+    record = await _vote_record(request)
+    return Response(
+        exports.protocol_csv(record),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="vote-{record.vote.id}.csv"'},
+    )
+
+
 class DemoLogin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -253,6 +317,9 @@ routes = [
     Route("/api/councils/{id:int}/deputies", list_deputies, methods=["GET"]),
     Route("/api/sessions", list_sessions, methods=["GET"]),
     Route("/api/sessions/{id:int}", get_session, methods=["GET"]),
+    Route("/api/votes/{id:int}", get_vote, methods=["GET"]),
+    Route("/api/votes/{id:int}/protocol.json", vote_protocol_json, methods=["GET"]),
+    Route("/api/votes/{id:int}/protocol.csv", vote_protocol_csv, methods=["GET"]),
     Route("/api/auth/demo", demo_login, methods=["POST"]),
     Route("/api/me", me, methods=["GET"]),
 ]

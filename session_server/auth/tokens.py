@@ -8,7 +8,8 @@ from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-Role = Literal["viewer", "deputy", "chair", "secretary", "operator", "admin"]
+# "system" is the server itself (a vote's timer); no token ever carries it.
+Role = Literal["viewer", "deputy", "chair", "secretary", "operator", "admin", "system"]
 ROLES: tuple[Role, ...] = ("viewer", "deputy", "chair", "secretary", "operator", "admin")
 
 
@@ -25,10 +26,13 @@ class Actor:
     @property
     def key(self) -> str:
         """Whose command ids these are: ids are unique per user, not globally."""
+        if self.role == "system":
+            return "system"
         return f"user:{self.user_id}" if self.user_id is not None else "anonymous"
 
 
 VIEWER = Actor(role="viewer")
+SYSTEM = Actor(role="system", name="E-Kengash")
 
 
 class TokenError(Exception):

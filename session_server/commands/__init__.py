@@ -1,6 +1,15 @@
 """Session commands. Importing this package registers every handler."""
 
-from session_server.commands import agenda, attendance, session, speakers
+from session_server.commands import agenda, attendance, session, speakers, votes
 from session_server.commands.base import REGISTRY, CommandError, CommandSpec
 
-__all__ = ["REGISTRY", "CommandError", "CommandSpec", "agenda", "attendance", "session", "speakers"]
+__all__ = [
+    "REGISTRY",
+    "CommandError",
+    "CommandSpec",
+    "agenda",
+    "attendance",
+    "session",
+    "speakers",
+    "votes",
+]

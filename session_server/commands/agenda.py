@@ -8,7 +8,11 @@ from pydantic import Field
 from sqlalchemy import update
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
-from session_server.commands.checks import require_open, require_own_council
+from session_server.commands.checks import (
+    require_no_running_vote,
+    require_open,
+    require_own_council,
+)
 from session_server.commands.sections import agenda_section, speakers_section
 from session_server.db import models
 
@@ -22,6 +26,7 @@ async def start_item(ctx: CommandContext, args: StartItemArgs) -> dict[str, Any]
     """Take up an agenda item; the previous one is finished and its speakers list closed."""
     require_own_council(ctx)
     require_open(ctx)
+    await require_no_running_vote(ctx)
     s = ctx.session
     item = await ctx.db.get(models.AgendaItem, args.item)
     if item is None or item.session_id != s.id:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from session_server.commands.base import CommandContext, CommandError
 from session_server.db import models
 from voting import CouncilRules
@@ -14,8 +16,21 @@ def require_open(ctx: CommandContext) -> None:
 
 def require_own_council(ctx: CommandContext) -> None:
     """Staff and deputies act only in their own council's sessions; admins anywhere."""
-    if ctx.actor.role != "admin" and ctx.actor.council_id != ctx.session.council_id:
+    if ctx.actor.role in ("admin", "system"):
+        return
+    if ctx.actor.council_id != ctx.session.council_id:
         raise CommandError("forbidden", "this session belongs to another council")
+
+
+async def require_no_running_vote(ctx: CommandContext) -> None:
+    running = await ctx.db.scalar(
+        select(models.Vote.id).where(
+            models.Vote.session_id == ctx.session.id,
+            models.Vote.state.in_(("open", "pending_chair")),
+        )
+    )
+    if running is not None:
+        raise CommandError("vote_running", f"vote {running} is still running; close it first")
 
 
 async def deputy_of_council(ctx: CommandContext, deputy_id: int) -> models.Deputy:

@@ -7,7 +7,11 @@ from typing import Any
 from sqlalchemy import update
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
-from session_server.commands.checks import require_open, require_own_council
+from session_server.commands.checks import (
+    require_no_running_vote,
+    require_open,
+    require_own_council,
+)
 from session_server.commands.sections import agenda_section, session_section, speakers_section
 from session_server.db import models
 
@@ -29,6 +33,7 @@ async def close_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any
     """Close the sitting: the current item is finished and the floor is closed."""
     require_own_council(ctx)
     require_open(ctx)
+    await require_no_running_vote(ctx)
     s = ctx.session
     await ctx.db.execute(
         update(models.SpeakerRequest)

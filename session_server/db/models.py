@@ -170,3 +170,61 @@ class CommandResult(Base):
     command: Mapped[str] = mapped_column(String(64))
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Vote(Base):
+    """One vote on an agenda item: a question put to the deputies present."""
+
+    __tablename__ = "votes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"))
+    question: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(64))
+    # The rule as it stood when the vote opened: later reglament changes do not rewrite it.
+    rule: Mapped[dict[str, Any]]
+    secret: Mapped[bool]
+    # The motion: {"candidates": [...], "max_choices": n}; no candidates = yes/no/abstain.
+    motion: Mapped[dict[str, Any]]
+    state: Mapped[str] = mapped_column(String(16), default="open")  # open|closed|cancelled
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # Outcome.to_dict() at close: everything needed to recompute the result.
+    outcome: Mapped[dict[str, Any] | None]
+    # Published at close: each deputy's choice (named) or receipt codes with choices (secret).
+    ballots: Mapped[dict[str, Any] | None]
+
+
+class NamedBallot(Base):
+    """A named vote's ballot: whose it is is public once the vote closes."""
+
+    __tablename__ = "named_ballots"
+
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("deputies.id"), primary_key=True)
+    choice: Mapped[dict[str, Any]]  # {"option": "yes"} or {"candidates": [...]}
+
+
+class VoteParticipant(Base):
+    """Who has voted in a secret vote: the unique key allows one ballot per deputy.
+    Nothing here points at the ballot."""
+
+    __tablename__ = "vote_participants"
+
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("deputies.id"), primary_key=True)
+
+
+class BallotBox(Base):
+    """A secret vote's ballots, as one document: receipt code -> choice.
+
+    One row rewritten per ballot, keys in receipt order: there is no row per ballot whose
+    position, id or transaction could be matched against `vote_participants`."""
+
+    __tablename__ = "ballot_boxes"
+
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), primary_key=True)
+    ballots: Mapped[dict[str, Any]]

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+from sqlalchemy import select
+
 from session_server import eventlog
+from session_server.auth.tokens import SYSTEM
 from session_server.commands.dispatcher import Dispatcher
+from session_server.db import models
 from session_server.db.engine import Database
 from session_server.eventlog import LoggedEvent
 from session_server.live.bus import Bus
 from session_server.live.feed import Feed
+from session_server.live.timers import VoteTimers
 
 
 class Hub:
@@ -20,11 +25,22 @@ class Hub:
         self.feeds: dict[int, Feed] = {}
         self._loading = asyncio.Lock()
         self.dispatcher = Dispatcher(db, self._committed)
+        self.timers = VoteTimers(self._timer_close)
 
     async def start(self) -> None:
         await self.bus.start(self._signalled)
+        # Votes left running by a restart still close on time.
+        async with self.db.read() as db:
+            sessions = await db.scalars(
+                select(models.Vote.session_id).where(
+                    models.Vote.state == "open", models.Vote.closes_at.is_not(None)
+                )
+            )
+            for session_id in set(sessions):
+                await self.feed(session_id)
 
     async def stop(self) -> None:
+        await self.timers.stop()
         await self.bus.stop()
 
     async def feed(self, session_id: int) -> Feed | None:
@@ -41,6 +57,7 @@ class Hub:
                 if feed.seq == 0:  # every session's log starts with session.scheduled
                     return None
                 self.feeds[session_id] = feed
+                self.timers.watch(session_id, feed.state["vote"])
         return feed
 
     async def _read_since(self, session_id: int, since: int) -> list[LoggedEvent]:
@@ -51,9 +68,18 @@ class Hub:
         feed = self.feeds.get(session_id)
         if feed is not None:
             await feed.offer(events)
+            self.timers.watch(session_id, feed.state["vote"])
+        elif any(event["kind"] == "vote.opened" for _, event in events):
+            await self.feed(session_id)  # loads it, and with it the vote's timer
         await self.bus.publish(session_id, events[-1][0])
 
     async def _signalled(self, session_id: int, seq: int) -> None:
         feed = self.feeds.get(session_id)
         if feed is not None:
             await feed.wake(seq)
+            self.timers.watch(session_id, feed.state["vote"])
+
+    async def _timer_close(self, session_id: int, vote_id: int) -> None:
+        await self.dispatcher.execute(
+            SYSTEM, f"timer:{vote_id}", "vote.close", {"session": session_id, "vote": vote_id}
+        )

@@ -13,6 +13,7 @@ from session_server.live.bus import Listener
 
 log = structlog.get_logger(__name__)
 
+
 class RedisBus:
     def __init__(self, url: str, channel: str) -> None:
         self._redis = Redis.from_url(url)

@@ -22,6 +22,8 @@ SECTIONS: tuple[str, ...] = (
     "agenda",
     "attendance",
     "speakers",
+    "vote",  # the current or latest vote of the sitting
+    "votes",  # every vote of the sitting, in short
 )
 
 

@@ -11,6 +11,8 @@ export const SECTIONS = Object.freeze([
   "agenda",
   "attendance",
   "speakers",
+  "vote", // the current or latest vote of the sitting
+  "votes", // every vote of the sitting, in short
 ]);
 
 export class OutOfOrder extends Error {

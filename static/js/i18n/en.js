@@ -6,7 +6,6 @@ export default {
   "page.watch": "Watch the session: E-Kengash Live",
   "page.deputy": "Deputy tablet: E-Kengash Live",
   "page.chair": "Chair console: E-Kengash Live",
-  "nav.portal": "Portal",
   "nav.deputy": "Deputy tablet",
   "nav.chair": "Chair console",
   "lang.label": "Language",
@@ -32,8 +31,8 @@ export default {
   "portal.members": "For council members",
   "portal.deputy_hint": "Register attendance, request the floor",
   "portal.chair_hint": "Run the session",
-  "loading": "Loading…",
-  "load_error": "Could not load: {message}",
+  loading: "Loading…",
+  load_error: "Could not load: {message}",
 
   "col.seat": "Seat",
   "col.name": "Full name",
@@ -50,7 +49,6 @@ export default {
   "item.current": "Under consideration",
   "item.done": "Considered",
 
-  "watch.broadcast": "Broadcast",
   "watch.broadcast_not_started": "The broadcast has not started",
   "watch.agenda": "Agenda",
   "watch.rapporteur": "Rapporteur: {name}",

@@ -6,7 +6,6 @@ export default {
   "page.watch": "Трансляция сессии: E-Kengash Live",
   "page.deputy": "Планшет депутата: E-Kengash Live",
   "page.chair": "Пульт председателя: E-Kengash Live",
-  "nav.portal": "Портал",
   "nav.deputy": "Планшет депутата",
   "nav.chair": "Пульт председателя",
   "lang.label": "Язык",
@@ -32,8 +31,8 @@ export default {
   "portal.members": "Для членов Кенгаша",
   "portal.deputy_hint": "Регистрация, запись на выступление",
   "portal.chair_hint": "Ведение сессии",
-  "loading": "Загрузка…",
-  "load_error": "Не удалось загрузить: {message}",
+  loading: "Загрузка…",
+  load_error: "Не удалось загрузить: {message}",
 
   "col.seat": "Место",
   "col.name": "Ф.И.О.",
@@ -50,7 +49,6 @@ export default {
   "item.current": "Рассматривается",
   "item.done": "Рассмотрен",
 
-  "watch.broadcast": "Трансляция",
   "watch.broadcast_not_started": "Трансляция ещё не началась",
   "watch.agenda": "Повестка дня",
   "watch.rapporteur": "Докладчик: {name}",

@@ -6,7 +6,6 @@ export default {
   "page.watch": "Сессияни томоша қилиш: E-Kengash Live",
   "page.deputy": "Депутат планшети: E-Kengash Live",
   "page.chair": "Раис пульти: E-Kengash Live",
-  "nav.portal": "Портал",
   "nav.deputy": "Депутат планшети",
   "nav.chair": "Раис пульти",
   "lang.label": "Тил",
@@ -31,8 +30,8 @@ export default {
   "portal.members": "Кенгаш аъзолари учун",
   "portal.deputy_hint": "Рўйхатдан ўтиш, сўз сўраш",
   "portal.chair_hint": "Сессияни бошқариш",
-  "loading": "Юкланмоқда…",
-  "load_error": "Юклаб бўлмади: {message}",
+  loading: "Юкланмоқда…",
+  load_error: "Юклаб бўлмади: {message}",
 
   "col.seat": "Ўрин",
   "col.name": "Ф.И.Ш.",
@@ -49,7 +48,6 @@ export default {
   "item.current": "Кўриб чиқилмоқда",
   "item.done": "Кўриб чиқилди",
 
-  "watch.broadcast": "Жонли эфир",
   "watch.broadcast_not_started": "Эфир ҳали бошланмаган",
   "watch.agenda": "Кун тартиби",
   "watch.rapporteur": "Маърузачи: {name}",

@@ -6,7 +6,6 @@ export default {
   "page.watch": "Sessiyani tomosha qilish: E-Kengash Live",
   "page.deputy": "Deputat plansheti: E-Kengash Live",
   "page.chair": "Rais pulti: E-Kengash Live",
-  "nav.portal": "Portal",
   "nav.deputy": "Deputat plansheti",
   "nav.chair": "Rais pulti",
   "lang.label": "Til",
@@ -31,8 +30,8 @@ export default {
   "portal.members": "Kengash aʼzolari uchun",
   "portal.deputy_hint": "Roʻyxatdan oʻtish, soʻz soʻrash",
   "portal.chair_hint": "Sessiyani boshqarish",
-  "loading": "Yuklanmoqda…",
-  "load_error": "Yuklab boʻlmadi: {message}",
+  loading: "Yuklanmoqda…",
+  load_error: "Yuklab boʻlmadi: {message}",
 
   "col.seat": "Oʻrin",
   "col.name": "F.I.Sh.",
@@ -49,7 +48,6 @@ export default {
   "item.current": "Koʻrib chiqilmoqda",
   "item.done": "Koʻrib chiqildi",
 
-  "watch.broadcast": "Jonli efir",
   "watch.broadcast_not_started": "Efir hali boshlanmagan",
   "watch.agenda": "Kun tartibi",
   "watch.rapporteur": "Maʼruzachi: {name}",

@@ -104,9 +104,15 @@ function buildDeputyConsole({ auth, live, sessionId }) {
     slots.attendance.replaceChildren(
       h(
         "p",
-        { class: ["status-line", mode !== "no" && "ok"], "data-testid": "registration-status", "data-registered": mode },
+        {
+          class: ["status-line", mode !== "no" && "ok"],
+          "data-testid": "registration-status",
+          "data-registered": mode,
+        },
         h("span", { class: "status-icon", "aria-hidden": "true" }, mode === "no" ? "○" : "✓"),
-        h("span", { "data-i18n": mode === "no" ? "deputy.not_registered" : `deputy.registered_${mode}` }),
+        h("span", {
+          "data-i18n": mode === "no" ? "deputy.not_registered" : `deputy.registered_${mode}`,
+        }),
       ),
       h(
         "div",
@@ -121,7 +127,8 @@ function buildDeputyConsole({ auth, live, sessionId }) {
             "data-testid": "btn-unregister",
             "data-i18n": "deputy.unregister",
             disabled: closed,
-            onclick: (event) => send(event.currentTarget, "attendance.register", { present: false, mode }),
+            onclick: (event) =>
+              send(event.currentTarget, "attendance.register", { present: false, mode }),
           }),
       attendanceSummary(state),
     );
@@ -162,7 +169,9 @@ function buildDeputyConsole({ auth, live, sessionId }) {
             "data-i18n": "deputy.request",
             disabled: !open || status.kind === "speaking",
             onclick: async (event) => {
-              const done = await send(event.currentTarget, "speaker.request", { topic: topic.value.trim() });
+              const done = await send(event.currentTarget, "speaker.request", {
+                topic: topic.value.trim(),
+              });
               if (done) topic.value = "";
             },
           }),

@@ -20,13 +20,15 @@ import { startTimers } from "../ui/timer.js";
  */
 export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
   const { header, main } = pageShell(pageNameKey);
-  let current = null; // {live, console}
+  let current = null; // {live, console, renderPicker}
+  let refused = null; // the signed-in user this page is not for
   const clock = { now: () => (current ? current.live.clock.now() : Date.now()) };
   const tickNow = startTimers(clock);
 
   function stop() {
     if (current) current.live.stop();
     current = null;
+    refused = null;
   }
 
   function showLogin(noticeKey = null) {
@@ -48,18 +50,26 @@ export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
     main.replaceChildren(h("p", { class: "placeholder", ...attrs }));
   }
 
+  function showRefused() {
+    main.replaceChildren(
+      h(
+        "section",
+        { class: "card narrow", "data-testid": "refused" },
+        h("p", {
+          "data-i18n": refusedKey,
+          "data-i18n-args": { role: t(`role.${refused.role}`) },
+        }),
+        h("button", { class: "btn btn-primary", "data-i18n": "auth.logout", onclick: logout }),
+      ),
+    );
+  }
+
   async function start(auth) {
     stop();
     header.setUser(auth.user, logout);
     if (!allowed(auth.user)) {
-      main.replaceChildren(
-        h(
-          "section",
-          { class: "card narrow", "data-testid": "refused" },
-          h("p", { "data-i18n": refusedKey, "data-i18n-args": { role: t(`role.${auth.user.role}`) } }),
-          h("button", { class: "btn btn-primary", "data-i18n": "auth.logout", onclick: logout }),
-        ),
-      );
+      refused = auth.user;
+      showRefused();
       return;
     }
     showMessage({ "data-i18n": "loading" });
@@ -80,13 +90,18 @@ export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
     rememberSession(sessionId);
     const live = new LiveClient({ token: auth.token });
     const console_ = build({ auth, live, sessionId });
-    current = { live, console: console_ };
+    const picker = h("div");
+    const renderPicker = () =>
+      picker.replaceChildren(
+        sessions.length > 1
+          ? sessionPicker(sessions, sessionId, (id) => follow(auth, sessions, id))
+          : "",
+      );
+    current = { live, console: console_, renderPicker };
     exposeForTests("live", live);
     header.setLive(live);
-    main.replaceChildren(
-      sessions.length > 1 ? sessionPicker(sessions, sessionId, (id) => follow(auth, sessions, id)) : "",
-      console_.el,
-    );
+    renderPicker();
+    main.replaceChildren(picker, console_.el);
     const render = () => {
       if (current?.live !== live) return;
       console_.render(live.state);
@@ -104,7 +119,9 @@ export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
   }
 
   onLangChange(() => {
+    if (refused) showRefused();
     if (current) {
+      current.renderPicker();
       current.console.render(current.live.state);
       tickNow();
     }

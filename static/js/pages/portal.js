@@ -15,8 +15,17 @@ const expanded = new Set();
 function sessionCard(s) {
   return h(
     "a",
-    { class: ["session-card", `session-${s.state}`], href: `/watch/${s.id}`, "data-testid": `session-link-${s.id}` },
-    h("span", { class: "session-card-top" }, stateBadge(s.state), h("span", { class: "muted" }, formatDate(s.date))),
+    {
+      class: ["session-card", `session-${s.state}`],
+      href: `/watch/${s.id}`,
+      "data-testid": `session-link-${s.id}`,
+    },
+    h(
+      "span",
+      { class: "session-card-top" },
+      stateBadge(s.state),
+      h("span", { class: "muted" }, formatDate(s.date)),
+    ),
     h("span", { class: "session-card-title" }, s.title),
     h("span", { class: "muted" }, s.council?.name || ""),
     h(
@@ -42,9 +51,16 @@ function sessionsSection() {
         )
       : null;
   if (!live.length && !scheduled.length) {
-    return h("p", { class: "placeholder", "data-testid": "no-sessions", "data-i18n": "portal.no_sessions" });
+    return h("p", {
+      class: "placeholder",
+      "data-testid": "no-sessions",
+      "data-i18n": "portal.no_sessions",
+    });
   }
-  return [group("portal.live", "live-sessions", live), group("portal.sessions", "scheduled-sessions", scheduled)];
+  return [
+    group("portal.live", "live-sessions", live),
+    group("portal.sessions", "scheduled-sessions", scheduled),
+  ];
 }
 
 function deputyTable(list) {
@@ -57,7 +73,9 @@ function deputyTable(list) {
       h(
         "tr",
         {},
-        ["col.seat", "col.name", "col.district", "col.faction"].map((key) => h("th", { "data-i18n": key })),
+        ["col.seat", "col.name", "col.district", "col.faction"].map((key) =>
+          h("th", { "data-i18n": key }),
+        ),
       ),
     ),
     h(
@@ -99,7 +117,11 @@ function councilCard(c) {
   let body = null;
   if (open && !list) body = h("p", { class: "muted", "data-i18n": "loading" });
   else if (open && list instanceof Error) {
-    body = h("p", { class: "form-error", "data-i18n": "load_error", "data-i18n-args": { message: list.message } });
+    body = h("p", {
+      class: "form-error",
+      "data-i18n": "load_error",
+      "data-i18n-args": { message: list.message },
+    });
   } else if (open) body = h("div", { class: "table-wrap" }, deputyTable(list));
   return h(
     "section",
@@ -147,7 +169,11 @@ function membersSection() {
 function render() {
   if (data.error) {
     main.replaceChildren(
-      h("p", { class: "placeholder", "data-i18n": "load_error", "data-i18n-args": { message: data.error.message } }),
+      h("p", {
+        class: "placeholder",
+        "data-i18n": "load_error",
+        "data-i18n-args": { message: data.error.message },
+      }),
     );
     return;
   }

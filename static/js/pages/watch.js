@@ -38,7 +38,11 @@ function render() {
   const state = live.state;
   if (!state) {
     main.replaceChildren(
-      h("p", { class: "placeholder", "data-testid": "live-view", "data-i18n": notice || "watch.waiting" }),
+      h("p", {
+        class: "placeholder",
+        "data-testid": "live-view",
+        "data-i18n": notice || "watch.waiting",
+      }),
     );
     return;
   }

@@ -24,8 +24,13 @@ export function agendaList(state, { onStart = null, canStart = false } = {}) {
           "div",
           { class: "agenda-body" },
           h("p", { class: "agenda-title" }, item.title),
-          item.rapporteur ? tx("watch.rapporteur", { name: item.rapporteur }, "p", { class: "agenda-rapporteur" }) : null,
-          h("span", { class: `item-state item-state-${item.state}`, "data-i18n": `item.${item.state}` }),
+          item.rapporteur
+            ? tx("watch.rapporteur", { name: item.rapporteur }, "p", { class: "agenda-rapporteur" })
+            : null,
+          h("span", {
+            class: `item-state item-state-${item.state}`,
+            "data-i18n": `item.${item.state}`,
+          }),
         ),
         onStart
           ? h("button", {

@@ -48,7 +48,11 @@ export function presentList(state) {
   const present = a.present || [];
   const remote = new Set(a.remote || []);
   if (!present.length) {
-    return h("p", { class: "empty", "data-testid": "present-list", "data-i18n": "attendance.nobody" });
+    return h("p", {
+      class: "empty",
+      "data-testid": "present-list",
+      "data-i18n": "attendance.nobody",
+    });
   }
   return h(
     "ul",

@@ -10,7 +10,12 @@ export function errorText(error) {
 }
 
 export function messageArea() {
-  const el = h("div", { class: "message", role: "alert", "aria-live": "polite", "data-testid": "message" });
+  const el = h("div", {
+    class: "message",
+    role: "alert",
+    "aria-live": "polite",
+    "data-testid": "message",
+  });
   let timer = null;
   return {
     el,
@@ -50,7 +55,10 @@ export async function perform(button, message, action, online = () => true) {
     button.disabled = true;
     button.classList.add("busy");
   }
-  const slow = setTimeout(() => message.info(online() ? "msg.sending" : "msg.waiting_network"), 400);
+  const slow = setTimeout(
+    () => message.info(online() ? "msg.sending" : "msg.waiting_network"),
+    400,
+  );
   try {
     const result = await action();
     message.clear();

@@ -16,5 +16,10 @@ export function langSwitcher() {
     LANGUAGES.map(({ code, label }) => h("option", { value: code, lang: code }, label)),
   );
   select.value = lang();
-  return h("label", { class: "lang" }, h("span", { class: "lang-icon", "aria-hidden": "true" }), select);
+  return h(
+    "label",
+    { class: "lang" },
+    h("span", { class: "lang-icon", "aria-hidden": "true" }),
+    select,
+  );
 }

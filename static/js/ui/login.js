@@ -53,7 +53,12 @@ export function loginForm({ onSignedIn, noticeKey = null, suggested = QUICK_LOGI
       "div",
       { class: "login-row" },
       input,
-      h("button", { class: "btn btn-primary", type: "submit", "data-testid": "login-submit", "data-i18n": "login.submit" }),
+      h("button", {
+        class: "btn btn-primary",
+        type: "submit",
+        "data-testid": "login-submit",
+        "data-i18n": "login.submit",
+      }),
     ),
   );
 
@@ -70,7 +75,12 @@ export function loginForm({ onSignedIn, noticeKey = null, suggested = QUICK_LOGI
       suggested.map((login) =>
         h(
           "button",
-          { class: "btn btn-chip", type: "button", "data-testid": `login-quick-${login}`, onclick: () => attempt(login) },
+          {
+            class: "btn btn-chip",
+            type: "button",
+            "data-testid": `login-quick-${login}`,
+            onclick: () => attempt(login),
+          },
           login,
         ),
       ),

@@ -22,8 +22,14 @@ export function currentSpeaker(state, { me = null, actions = null, label = false
       "data-deputy": current.deputy,
     },
     label ? h("p", { class: "speaker-label", "data-i18n": "speaker.title" }) : null,
-    h("p", { class: "speaker-name", "data-testid": "speaker-name" }, deputyName(state, current.deputy)),
-    current.topic ? tx("queue.topic", { topic: current.topic }, "p", { class: "speaker-topic" }) : null,
+    h(
+      "p",
+      { class: "speaker-name", "data-testid": "speaker-name" },
+      deputyName(state, current.deputy),
+    ),
+    current.topic
+      ? tx("queue.topic", { topic: current.topic }, "p", { class: "speaker-topic" })
+      : null,
     timerElement(current.started_at, current.limit_seconds),
     actions,
   );
@@ -50,7 +56,9 @@ export function speakersQueue(state, { me = null, onGrant = null, canGrant = fal
           "div",
           { class: "queue-body" },
           h("p", { class: "queue-name" }, deputyName(state, entry.deputy)),
-          entry.topic ? tx("queue.topic", { topic: entry.topic }, "p", { class: "queue-topic" }) : null,
+          entry.topic
+            ? tx("queue.topic", { topic: entry.topic }, "p", { class: "queue-topic" })
+            : null,
         ),
         onGrant
           ? h("button", {

@@ -3,16 +3,16 @@
 
 import { formatSeconds, secondsSince } from "../clock.js";
 import { h } from "../dom.js";
+import { t } from "../i18n.js";
 
 export function timerElement(startedAt, limitSeconds) {
-  const el = h("span", {
+  return h("span", {
     class: "timer",
     "data-testid": "speaker-timer",
     "data-started": startedAt,
     "data-limit": limitSeconds,
     "data-volatile": "", // changes every second: left out when comparing renders
   });
-  return el;
 }
 
 function tick(clock) {
@@ -20,9 +20,12 @@ function tick(clock) {
     const elapsed = secondsSince(clock, el.dataset.started);
     const limit = Number(el.dataset.limit) || 0;
     const over = limit > 0 && elapsed > limit;
-    el.textContent = limit ? `${formatSeconds(elapsed)} / ${formatSeconds(limit)}` : formatSeconds(elapsed);
+    el.textContent = limit
+      ? `${formatSeconds(elapsed)} / ${formatSeconds(limit)}`
+      : formatSeconds(elapsed);
     el.classList.toggle("over", over);
     el.dataset.over = String(over);
+    if (over) el.dataset.overLabel = t("speaker.over");
   }
 }
 

@@ -1,0 +1,378 @@
+"""Votes: the chair opens, deputies cast, the chair (or the timer) closes or cancels.
+
+Named votes keep one row per deputy. Secret votes keep "who has voted" and "what was
+chosen" apart: `vote_participants` (unique per deputy) and one ballot-box document keyed
+by receipt codes that the tablets draw themselves, so nothing the server stores, logs or
+answers pairs a deputy with a receipt or a choice."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, StringConstraints
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
+from session_server.commands.checks import (
+    acting_deputy,
+    council_rules,
+    is_present,
+    require_no_running_vote,
+    require_open,
+    require_own_council,
+)
+from session_server.commands.sections import attendance_section
+from session_server.db import models
+from session_server.db.models import iso
+from voting import Ballot, BallotError, Majority, Motion, quorum_status, tally, validate_ballot
+
+# Receipt codes: 16 characters of Crockford base32 (80 random bits) from the tablet.
+RECEIPT = re.compile(r"^[0-9A-HJKMNP-TV-Z]{16}$")
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
+CandidateName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
+
+
+class OpenArgs(SessionArgs):
+    question: Text
+    kind: Annotated[str, Field(min_length=1, max_length=64)]
+    # None: as the vote kind says (an election kind may be secret by the reglament).
+    secret: bool | None = None
+    # No candidates: yes / no / abstain. Candidates: an election, choose up to max_choices.
+    candidates: list[CandidateName] = Field(default_factory=list, max_length=100)
+    max_choices: int = Field(default=1, ge=1, le=100)
+    # None: the reglament's default timer; 0: no timer.
+    timer_seconds: int | None = Field(default=None, ge=0, le=24 * 3600)
+
+
+class VoteArgs(SessionArgs):
+    vote: int = Field(gt=0)
+
+
+class CastArgs(VoteArgs):
+    choice: str | list[str]
+    receipt: str | None = None
+
+
+class CancelArgs(VoteArgs):
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
+
+
+class DecideTieArgs(VoteArgs):
+    decision: Literal["yes", "no"]
+
+
+def motion_of(vote: models.Vote) -> Motion:
+    candidates = [c["id"] for c in vote.motion.get("candidates", [])]
+    if not candidates:
+        return Motion.yes_no()
+    return Motion.election(candidates, vote.motion["max_choices"])
+
+
+def _choice_of(stored: dict[str, Any]) -> str | tuple[str, ...]:
+    return stored["option"] if "option" in stored else tuple(stored["candidates"])
+
+
+def _stored_choice(choice: str | frozenset[str]) -> dict[str, Any]:
+    return {"option": choice} if isinstance(choice, str) else {"candidates": sorted(choice)}
+
+
+async def _vote(ctx: CommandContext, vote_id: int) -> models.Vote:
+    vote = await ctx.db.get(models.Vote, vote_id)
+    if vote is None or vote.session_id != ctx.session.id:
+        raise CommandError("not_found", f"there is no vote {vote_id} in this session")
+    return vote
+
+
+async def _voters(ctx: CommandContext, vote: models.Vote) -> list[int]:
+    table = models.VoteParticipant if vote.secret else models.NamedBallot
+    rows = await ctx.db.scalars(
+        select(table.deputy_id).where(table.vote_id == vote.id).order_by(table.deputy_id)
+    )
+    return list(rows)
+
+
+def vote_section(vote: models.Vote, voters: list[int]) -> dict[str, Any]:
+    """The vote as screens show it. Before close: who has voted, never what."""
+    return {
+        "id": vote.id,
+        "item": vote.agenda_item_id,
+        "question": vote.question,
+        "kind": vote.kind,
+        "rule": vote.rule,
+        "secret": vote.secret,
+        "motion": vote.motion,
+        "state": vote.state,
+        "opened_at": iso(vote.opened_at),
+        "closes_at": iso(vote.closes_at),
+        "closed_at": iso(vote.closed_at),
+        "voted": len(voters),
+        "voters": voters,
+        "cancel_reason": vote.cancel_reason,
+        "result": vote.outcome,
+        "ballots": vote.ballots,
+    }
+
+
+async def votes_section(ctx: CommandContext) -> list[dict[str, Any]]:
+    """Every vote of the sitting, newest last, in short."""
+    votes = await ctx.db.scalars(
+        select(models.Vote).where(models.Vote.session_id == ctx.session.id).order_by(models.Vote.id)
+    )
+    return [
+        {
+            "id": v.id,
+            "item": v.agenda_item_id,
+            "question": v.question,
+            "kind": v.kind,
+            "secret": v.secret,
+            "state": v.state,
+            "result": v.outcome["result"] if v.outcome else None,
+            "counts": v.outcome["counts"] if v.outcome else None,
+        }
+        for v in votes
+    ]
+
+
+async def _emit_vote(ctx: CommandContext, kind: str, vote: models.Vote, **extra: Any) -> None:
+    await ctx.db.flush()
+    payload = {"vote": vote_section(vote, await _voters(ctx, vote)), **extra}
+    if kind != "vote.progress":
+        payload["votes"] = await votes_section(ctx)
+    ctx.emit(kind, payload)
+
+
+@command("vote.open", roles={"chair"}, args=OpenArgs)
+async def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
+    """Put a question to the vote on the current agenda item."""
+    require_own_council(ctx)
+    require_open(ctx)
+    if ctx.session.current_item_id is None:
+        raise CommandError("wrong_state", "start an agenda item before opening a vote")
+    rules = await council_rules(ctx)
+    kind = rules.vote_kinds.get(args.kind)
+    if kind is None:
+        known = ", ".join(sorted(rules.vote_kinds))
+        raise CommandError(
+            "unknown_kind", f"the reglament has no vote kind {args.kind!r} ({known})"
+        )
+    await require_no_running_vote(ctx)
+    attendance = await attendance_section(ctx.db, ctx.session.id, rules)
+    quorum = quorum_status(attendance["count"], rules)
+    if not quorum.met:
+        raise CommandError(
+            "no_quorum",
+            f"no quorum: {quorum.present} present, {quorum.needed} of {quorum.seats} needed",
+        )
+    if len(set(args.candidates)) != len(args.candidates):
+        raise CommandError("invalid_args", "candidates must be different")
+    if args.candidates and args.max_choices > len(args.candidates):
+        raise CommandError("invalid_args", "max_choices exceeds the number of candidates")
+    if not args.candidates and args.max_choices != 1:
+        raise CommandError("invalid_args", "max_choices is for elections")
+    timer = rules.timer_seconds if args.timer_seconds is None else args.timer_seconds
+    vote = models.Vote(
+        session_id=ctx.session.id,
+        agenda_item_id=ctx.session.current_item_id,
+        question=args.question,
+        kind=args.kind,
+        rule=kind.model_dump(mode="json"),
+        secret=kind.secret if args.secret is None else args.secret,
+        motion={
+            "candidates": [{"id": f"c{i}", "name": n} for i, n in enumerate(args.candidates, 1)],
+            "max_choices": args.max_choices,
+        },
+        state="open",
+        opened_at=ctx.now,
+        closes_at=ctx.now + timedelta(seconds=timer) if timer else None,
+    )
+    ctx.db.add(vote)
+    await ctx.db.flush()
+    if vote.secret:
+        ctx.db.add(models.BallotBox(vote_id=vote.id, ballots={}))
+    await _emit_vote(ctx, "vote.opened", vote)
+    return {"vote": vote.id, "secret": vote.secret, "closes_at": iso(vote.closes_at)}
+
+
+@command("vote.cast", roles={"deputy", "chair"}, args=CastArgs)
+async def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
+    """Cast (or, where the reglament allows, change) one's ballot."""
+    require_own_council(ctx)
+    deputy_id = acting_deputy(ctx)
+    vote = await _vote(ctx, args.vote)
+    if vote.state != "open":
+        raise CommandError("vote_closed", f"the vote is {vote.state}; the ballot was not counted")
+    rules = await council_rules(ctx)
+    if rules.face_check_per_ballot and not ctx.actor.face_verified:
+        raise CommandError("face_check_required", "confirm with Face ID before voting")
+    if not await is_present(ctx, deputy_id):
+        raise CommandError("not_present", "register your attendance before voting")
+    raw = args.choice if isinstance(args.choice, str) else tuple(args.choice)
+    try:
+        choice = validate_ballot(motion_of(vote), Ballot(str(deputy_id), raw))
+    except BallotError as exc:
+        raise CommandError(exc.code, exc.message) from exc
+    stored = _stored_choice(choice)
+    if vote.secret:
+        changed = await _cast_secret(ctx, vote, deputy_id, stored, args.receipt, rules)
+        result: dict[str, Any] = {"vote": vote.id, "counted": True}
+    else:
+        changed = await _cast_named(ctx, vote, deputy_id, stored, rules)
+        result = {"vote": vote.id, "counted": True, "choice": stored}
+    if not changed:
+        await _emit_vote(ctx, "vote.progress", vote)
+    return result
+
+
+async def _cast_named(
+    ctx: CommandContext, vote: models.Vote, deputy_id: int, stored: dict[str, Any], rules: Any
+) -> bool:
+    """Returns True when this replaced an earlier ballot."""
+    ballot = await ctx.db.get(models.NamedBallot, (vote.id, deputy_id))
+    if ballot is not None:
+        if not rules.ballot_changes_until_close:
+            raise CommandError("already_voted", "your ballot is cast and may not be changed")
+        ballot.choice = stored
+        return True
+    ctx.db.add(models.NamedBallot(vote_id=vote.id, deputy_id=deputy_id, choice=stored))
+    await _flush_unique(ctx)
+    return False
+
+
+async def _cast_secret(
+    ctx: CommandContext,
+    vote: models.Vote,
+    deputy_id: int,
+    stored: dict[str, Any],
+    receipt: str | None,
+    rules: Any,
+) -> bool:
+    if receipt is None or not RECEIPT.match(receipt):
+        raise CommandError("invalid_args", "a secret ballot needs the tablet's receipt code")
+    box = await ctx.db.get(models.BallotBox, vote.id)
+    assert box is not None  # created with the vote
+    ballots = dict(box.ballots)
+    already = await ctx.db.get(models.VoteParticipant, (vote.id, deputy_id))
+    if already is not None:
+        if not rules.ballot_changes_until_close:
+            raise CommandError("already_voted", "your ballot is cast and may not be changed")
+        if receipt not in ballots:
+            raise CommandError("unknown_receipt", "to change your ballot, use your receipt code")
+        changed = True
+    else:
+        if receipt in ballots:
+            raise CommandError("receipt_taken", "draw a new receipt code and cast again")
+        ctx.db.add(models.VoteParticipant(vote_id=vote.id, deputy_id=deputy_id))
+        await _flush_unique(ctx)
+        changed = False
+    ballots[receipt] = stored
+    box.ballots = dict(sorted(ballots.items()))
+    return changed
+
+
+async def _flush_unique(ctx: CommandContext) -> None:
+    try:
+        await ctx.db.flush()
+    except IntegrityError as exc:  # the unique key: one ballot per deputy per vote
+        raise CommandError("already_voted", "your ballot is already cast") from exc
+
+
+async def _eligible(ctx: CommandContext, voters: list[int]) -> set[int]:
+    """Who may vote at close: deputies present, and anyone who voted and then left."""
+    present = await ctx.db.scalars(
+        select(models.Attendance.deputy_id).where(
+            models.Attendance.session_id == ctx.session.id, models.Attendance.present
+        )
+    )
+    return set(present) | set(voters)
+
+
+async def count_vote(
+    ctx: CommandContext, vote: models.Vote, chair_decision: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the outcome record, the ballots to publish)."""
+    rules = await council_rules(ctx)
+    motion = motion_of(vote)
+    voters = await _voters(ctx, vote)
+    eligible = await _eligible(ctx, voters)
+    extra: dict[str, Any]
+    if vote.secret:
+        box = await ctx.db.get(models.BallotBox, vote.id)
+        assert box is not None
+        if len(box.ballots) != len(voters):
+            raise CommandError("internal", "the ballot box does not match the participants")
+        # Counting needs no pairing: any one-to-one assignment gives the same counts.
+        ballots = [
+            Ballot(str(d), _choice_of(c)) for d, c in zip(voters, box.ballots.values(), strict=True)
+        ]
+        extra = {"receipts": [{"receipt": r, "choice": c} for r, c in box.ballots.items()]}
+    else:
+        rows = await ctx.db.scalars(
+            select(models.NamedBallot)
+            .where(models.NamedBallot.vote_id == vote.id)
+            .order_by(models.NamedBallot.deputy_id)
+        )
+        named = list(rows)
+        ballots = [Ballot(str(b.deputy_id), _choice_of(b.choice)) for b in named]
+        extra = {"named": [{"deputy": b.deputy_id, "choice": b.choice} for b in named]}
+    outcome = tally(
+        motion,
+        Majority.model_validate({k: v for k, v in vote.rule.items() if k != "secret"}),
+        rules,
+        {str(d) for d in eligible},
+        len(eligible),
+        ballots,
+        chair_decision,
+    )
+    record = outcome.to_dict()
+    record["kind"] = vote.kind
+    return record, extra
+
+
+async def _finish(ctx: CommandContext, vote: models.Vote, chair_decision: str | None) -> None:
+    record, published = await count_vote(ctx, vote, chair_decision)
+    vote.outcome, vote.ballots = record, published
+    vote.state = "pending_chair" if record["result"] == "pending_chair" else "closed"
+    vote.closed_at = ctx.now
+    await _emit_vote(ctx, "vote.closed", vote)
+
+
+@command("vote.close", roles={"chair", "system"}, args=VoteArgs)
+async def close_vote(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
+    """Close the vote and publish the result (the timer sends this too)."""
+    require_own_council(ctx)
+    vote = await _vote(ctx, args.vote)
+    if vote.state != "open":
+        raise CommandError("wrong_state", f"the vote is {vote.state}")
+    await _finish(ctx, vote, None)
+    assert vote.outcome is not None
+    return {"vote": vote.id, "result": vote.outcome["result"]}
+
+
+@command("vote.decide_tie", roles={"chair"}, args=DecideTieArgs)
+async def decide_tie(ctx: CommandContext, args: DecideTieArgs) -> dict[str, Any]:
+    """Break a tie by the chair's casting vote, where the reglament says so."""
+    require_own_council(ctx)
+    vote = await _vote(ctx, args.vote)
+    if vote.state != "pending_chair":
+        raise CommandError("wrong_state", "this vote awaits no casting vote")
+    await _finish(ctx, vote, args.decision)
+    assert vote.outcome is not None
+    return {"vote": vote.id, "result": vote.outcome["result"]}
+
+
+@command("vote.cancel", roles={"chair"}, args=CancelArgs)
+async def cancel_vote(ctx: CommandContext, args: CancelArgs) -> dict[str, Any]:
+    """Cancel a running vote, for a reason kept in the log; its ballots are never counted."""
+    require_own_council(ctx)
+    vote = await _vote(ctx, args.vote)
+    if vote.state not in ("open", "pending_chair"):
+        raise CommandError("wrong_state", f"the vote is {vote.state}")
+    vote.state, vote.cancel_reason, vote.closed_at = "cancelled", args.reason, ctx.now
+    await _emit_vote(ctx, "vote.cancelled", vote, reason=args.reason)
+    return {"vote": vote.id, "state": "cancelled"}

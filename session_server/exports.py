@@ -1,0 +1,157 @@
+"""Vote protocols as the clerk downloads them: JSON (Popolo vote event) and CSV.
+
+Built from the stored vote, its outcome record and the roster; no I/O here."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Any
+
+from session_server.db import models
+from session_server.db.models import iso
+
+# Popolo's vote-event result words for ours.
+_POPOLO_RESULT = {"adopted": "pass", "not_adopted": "fail", "pending_chair": None}
+_OPTION_LABEL = {"yes": "yes", "no": "no", "abstain": "abstain"}
+
+
+@dataclass(frozen=True)
+class VoteRecord:
+    vote: models.Vote
+    session: models.Session
+    council: models.Council
+    item: models.AgendaItem
+    deputies: list[models.Deputy]
+
+
+def _candidate_names(vote: models.Vote) -> dict[str, str]:
+    return {c["id"]: c["name"] for c in vote.motion.get("candidates", [])}
+
+
+def _label(choice: dict[str, Any], names: dict[str, str]) -> str:
+    if "option" in choice:
+        return str(choice["option"])
+    return "; ".join(names.get(c, c) for c in choice["candidates"]) or "blank"
+
+
+def vote_json(r: VoteRecord) -> dict[str, Any]:
+    """Our own complete record (GET /api/votes/{id})."""
+    v = r.vote
+    return {
+        "id": v.id,
+        "council": {"id": r.council.id, "name": r.council.name},
+        "session": {"id": r.session.id, "number": r.session.number, "title": r.session.title},
+        "item": {"id": r.item.id, "position": r.item.position, "title": r.item.title},
+        "question": v.question,
+        "kind": v.kind,
+        "rule": v.rule,
+        "secret": v.secret,
+        "motion": v.motion,
+        "state": v.state,
+        "opened_at": iso(v.opened_at),
+        "closed_at": iso(v.closed_at),
+        "cancel_reason": v.cancel_reason,
+        "result": v.outcome,
+        "ballots": v.ballots,
+    }
+
+
+def popolo(r: VoteRecord) -> dict[str, Any]:
+    """A Popolo vote event: motion, counts by option, votes by voter (named votes)."""
+    v, outcome = r.vote, r.vote.outcome or {}
+    names = _candidate_names(v)
+    counts = [
+        {"option": names.get(option, _OPTION_LABEL.get(option, option)), "value": value}
+        for option, value in (outcome.get("counts") or {}).items()
+    ]
+    event: dict[str, Any] = {
+        "id": f"vote-{v.id}",
+        "organization": {"id": f"council-{r.council.id}", "name": r.council.name},
+        "legislative_session": {"id": f"session-{r.session.id}", "name": r.session.title},
+        "motion": {
+            "text": v.question,
+            "classification": v.kind,
+            "requirement": outcome.get("rule"),
+            "agenda_item": r.item.title,
+        },
+        "start_date": iso(v.opened_at),
+        "end_date": iso(v.closed_at),
+        "result": _POPOLO_RESULT.get(outcome.get("result", ""), None)
+        if v.state != "cancelled"
+        else "cancelled",
+        "counts": counts,
+        "threshold": outcome.get("threshold"),
+        "base": {
+            "name": (outcome.get("rule") or {}).get("base"),
+            "value": outcome.get("base_value"),
+        },
+        "present": outcome.get("present"),
+        "seats": outcome.get("seats"),
+    }
+    if v.ballots and "named" in v.ballots:
+        chosen = {b["deputy"]: _label(b["choice"], names) for b in v.ballots["named"]}
+        event["votes"] = [
+            {
+                "voter": {"id": f"deputy-{d.id}", "name": d.full_name},
+                "option": chosen.get(d.id)
+                or ("not voting" if str(d.id) in outcome.get("not_voted", []) else "absent"),
+            }
+            for d in r.deputies
+        ]
+    elif v.ballots and "receipts" in v.ballots:
+        event["receipts"] = [
+            {"receipt": b["receipt"], "option": _label(b["choice"], names)}
+            for b in v.ballots["receipts"]
+        ]
+    return event
+
+
+def protocol_csv(r: VoteRecord) -> str:
+    """The protocol as a spreadsheet: a header block, the counts, then the ballots."""
+    v, outcome = r.vote, r.vote.outcome or {}
+    names = _candidate_names(v)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["council", r.council.name])
+    w.writerow(["session", f"{r.session.number}. {r.session.title}"])
+    w.writerow(["agenda item", f"{r.item.position}. {r.item.title}"])
+    w.writerow(["question", v.question])
+    w.writerow(["kind", v.kind, "secret" if v.secret else "named"])
+    w.writerow(["opened", iso(v.opened_at)])
+    w.writerow(["closed", iso(v.closed_at)])
+    w.writerow(["state", v.state, v.cancel_reason or ""])
+    rule = outcome.get("rule") or v.rule
+    w.writerow(
+        [
+            "rule",
+            f"{'>' if rule.get('strict') else '>='} {rule.get('numerator')}/"
+            f"{rule.get('denominator')} of {rule.get('base')} + {rule.get('constant', 0)}",
+        ]
+    )
+    w.writerow(["present / seats", f"{outcome.get('present')} / {outcome.get('seats')}"])
+    w.writerow(["base", outcome.get("base_value"), "threshold", outcome.get("threshold")])
+    w.writerow(["result", outcome.get("result", "")])
+    w.writerow([])
+    w.writerow(["option", "votes"])
+    for option, value in (outcome.get("counts") or {}).items():
+        w.writerow([names.get(option, option), value])
+    w.writerow([])
+    if v.ballots and "named" in v.ballots:
+        chosen = {b["deputy"]: _label(b["choice"], names) for b in v.ballots["named"]}
+        w.writerow(["seat", "deputy", "choice"])
+        for d in r.deputies:
+            not_voted = str(d.id) in outcome.get("not_voted", [])
+            w.writerow(
+                [
+                    d.seat_no,
+                    d.full_name,
+                    chosen.get(d.id) or ("not voting" if not_voted else "absent"),
+                ]
+            )
+    elif v.ballots and "receipts" in v.ballots:
+        w.writerow(["receipt", "choice"])
+        for b in v.ballots["receipts"]:
+            w.writerow([b["receipt"], _label(b["choice"], names)])
+    return out.getvalue()

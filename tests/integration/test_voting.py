@@ -1,0 +1,284 @@
+"""Votes end to end against a real server, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from tests.conftest import Server
+from tests.wsclient import LiveClient, fresh_state
+
+S = 1
+CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def receipt() -> str:
+    return "".join(secrets.choice(CROCKFORD) for _ in range(16))
+
+
+async def ok(client: LiveClient, name: str, **args: Any) -> dict[str, Any]:
+    answer = await client.command(name, {"session": S, **args})
+    assert answer["type"] == "ack", answer
+    return answer["result"]  # type: ignore[no-any-return]
+
+
+async def refused(client: LiveClient, name: str, code: str, **args: Any) -> str:
+    answer = await client.command(name, {"session": S, **args})
+    assert answer["type"] == "nack" and answer["error"]["code"] == code, answer
+    return str(answer["error"]["message"])
+
+
+class Chamber:
+    """A sitting with the chair and `n` deputies connected, registered and an item started."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.chair: LiveClient
+        self.deputies: list[LiveClient] = []
+
+    async def __aenter__(self) -> Chamber:
+        return self
+
+    async def start(self, present: int) -> Chamber:
+        self.chair = await LiveClient.open(self.server.ws_url, self.server.token("chair"))
+        await self.chair.subscribe(S)
+        await ok(self.chair, "session.open")
+        await ok(self.chair, "agenda.start_item", item=1)
+        await ok(self.chair, "attendance.register")
+        tokens = [self.server.token(f"deputy{n:02d}") for n in range(2, 2 + present - 1)]
+        self.deputies = [await LiveClient.open(self.server.ws_url, t) for t in tokens]
+        await asyncio.gather(*(ok(d, "attendance.register") for d in self.deputies))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for c in (self.chair, *self.deputies):
+            await c.close()
+
+    async def settle(self) -> dict[str, Any]:
+        state = await fresh_state(self.server.ws_url, S)
+        await self.chair.until_seq(state["seq"])
+        return state
+
+
+async def test_the_chair_cannot_open_a_vote_without_quorum(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=17)  # 35 seats: 18 needed
+        message = await refused(room.chair, "vote.open", "no_quorum", question="Q", kind="simple")
+        assert "17 present" in message and "18" in message
+        await ok(room.deputies[0], "attendance.register")  # no change
+        extra = await LiveClient.open(live_server.ws_url, live_server.token("deputy30"))
+        await ok(extra, "attendance.register")
+        assert (await ok(room.chair, "vote.open", question="Q", kind="simple"))["secret"] is False
+        await extra.close()
+
+
+async def test_named_vote_from_open_to_protocol(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=20)
+        opened = await ok(
+            room.chair,
+            "vote.open",
+            question="2027-yil budjeti qabul qilinsin",
+            kind="simple",
+            timer_seconds=0,
+        )
+        vote = opened["vote"]
+        await refused(room.chair, "agenda.start_item", "vote_running", item=2)
+        await refused(room.chair, "vote.open", "vote_running", question="again", kind="simple")
+        choices = ["yes"] * 12 + ["no"] * 4 + ["abstain"] * 2
+        for deputy, choice in zip(room.deputies, choices, strict=False):
+            result = await ok(deputy, "vote.cast", vote=vote, choice=choice)
+            assert result["counted"] is True and result["choice"] == {"option": choice}
+        # Changing one's mind is allowed until close (the demo reglament says so).
+        await ok(room.deputies[0], "vote.cast", vote=vote, choice="no")
+        state = await room.settle()
+        assert state["vote"]["voted"] == 18 and state["vote"]["result"] is None
+        assert state["vote"]["ballots"] is None  # nothing partial before close
+
+        closed = await ok(room.chair, "vote.close", vote=vote)
+        assert closed["result"] == "adopted"
+        state = await room.settle()
+        result = state["vote"]["result"]
+        assert result["counts"] == {"yes": 11, "no": 5, "abstain": 2}
+        assert (result["present"], result["base_value"], result["threshold"]) == (20, 20, 11)
+        assert result["threshold_exact"] == "10" and result["rule"]["base"] == "present"
+        assert len(result["not_voted"]) == 2  # the chair and one deputy
+        named = {b["deputy"]: b["choice"]["option"] for b in state["vote"]["ballots"]["named"]}
+        assert len(named) == 18
+        assert state["votes"][-1]["result"] == "adopted"
+        # A late ballot is refused and counts nothing.
+        await refused(room.deputies[-1], "vote.cast", "vote_closed", vote=vote, choice="yes")
+
+        # The protocol, as the clerk downloads it.
+        http = httpx.AsyncClient(base_url=live_server.url)
+        record = (await http.get(f"/api/votes/{vote}")).json()
+        assert record["result"]["counts"]["yes"] == 11
+        popolo = (await http.get(f"/api/votes/{vote}/protocol.json")).json()
+        assert popolo["result"] == "pass"
+        assert {c["option"]: c["value"] for c in popolo["counts"]}["yes"] == 11
+        assert len(popolo["votes"]) == 33  # the whole roster
+        options = [v["option"] for v in popolo["votes"]]
+        assert options.count("not voting") == 2 and options.count("absent") == 13
+        csv_text = (await http.get(f"/api/votes/{vote}/protocol.csv")).text
+        await http.aclose()
+        assert "2027-yil budjeti qabul qilinsin" in csv_text
+        assert csv_text.count("\n") > 20
+
+
+async def test_secret_vote_publishes_receipts_and_stores_no_link(
+    live_server: Server, database_url: str
+) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=19)
+        opened = await ok(
+            room.chair,
+            "vote.open",
+            question="Komissiya raisi saylansin",
+            kind="election",
+            candidates=["Karimova D.", "Yusupov S."],
+            timer_seconds=0,
+        )
+        vote = opened["vote"]
+        assert opened["secret"] is True
+        mine: dict[int, tuple[str, list[str]]] = {}
+        for i, deputy in enumerate(room.deputies):
+            code = receipt()
+            choice = ["c1"] if i % 3 else ["c2"]
+            result = await ok(deputy, "vote.cast", vote=vote, choice=choice, receipt=code)
+            assert set(result) == {"vote", "counted", "seq"}  # nothing that links
+            mine[i] = (code, choice)
+        await refused(room.deputies[0], "vote.cast", "invalid_args", vote=vote, choice=["c1"])
+        await refused(
+            room.deputies[0],
+            "vote.cast",
+            "unknown_receipt",
+            vote=vote,
+            choice=["c1"],
+            receipt=receipt(),
+        )
+        await refused(
+            room.deputies[0],
+            "vote.cast",
+            "too_many_choices",
+            vote=vote,
+            choice=["c1", "c2"],
+            receipt=mine[0][0],
+        )
+        await ok(room.chair, "vote.close", vote=vote)
+        state = await room.settle()
+        published = {
+            r["receipt"]: r["choice"]["candidates"] for r in state["vote"]["ballots"]["receipts"]
+        }
+        for code, choice in mine.values():
+            assert published[code] == choice  # each deputy finds their own ballot
+        result = state["vote"]["result"]
+        assert result["counts"] == {"c1": 12, "c2": 6}
+        assert result["elected"] == []  # 12 is not more than half of 35 seats
+        assert "named" not in state["vote"]["ballots"]
+
+    # Full database access: no table pairs a deputy with a receipt or a choice.
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(database_url)
+    async with engine.connect() as conn:
+        participants = (
+            (await conn.execute(text("SELECT * FROM vote_participants"))).mappings().all()
+        )
+        assert {tuple(sorted(r.keys())) for r in participants} == {("deputy_id", "vote_id")}
+        boxes = (await conn.execute(text("SELECT * FROM ballot_boxes"))).mappings().all()
+        assert [sorted(r.keys()) for r in boxes] == [["ballots", "vote_id"]]
+        named = (await conn.execute(text("SELECT count(*) FROM named_ballots"))).scalar()
+        assert named == 0
+        answers = (await conn.execute(text("SELECT response FROM command_results"))).scalars().all()
+        blob = " ".join(str(a) for a in answers)
+        assert not any(code in blob for code, _ in mine.values())
+        events = (await conn.execute(text("SELECT payload FROM session_events"))).scalars().all()
+        before_close = " ".join(str(e) for e in events[:-1])
+        assert not any(code in before_close for code, _ in mine.values())
+    await engine.dispose()
+
+
+async def test_cancel_keeps_the_reason_and_a_new_vote_can_run(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=18)
+        vote = (await ok(room.chair, "vote.open", question="Q1", kind="absolute", timer_seconds=0))[
+            "vote"
+        ]
+        await ok(room.deputies[0], "vote.cast", vote=vote, choice="yes")
+        await refused(room.chair, "vote.cancel", "invalid_args", vote=vote, reason="")
+        await ok(room.chair, "vote.cancel", vote=vote, reason="Tablet 7 ishlamadi")
+        state = await room.settle()
+        assert state["vote"]["state"] == "cancelled"
+        assert state["vote"]["cancel_reason"] == "Tablet 7 ishlamadi"
+        assert state["vote"]["result"] is None
+        await refused(room.deputies[1], "vote.cast", "vote_closed", vote=vote, choice="yes")
+        again = (
+            await ok(room.chair, "vote.open", question="Q1", kind="absolute", timer_seconds=0)
+        )["vote"]
+        assert again != vote
+        assert [v["state"] for v in (await room.settle())["votes"]] == ["cancelled", "open"]
+
+
+async def test_the_timer_closes_the_vote(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=18)
+        vote = (await ok(room.chair, "vote.open", question="Q", kind="simple", timer_seconds=1))[
+            "vote"
+        ]
+        await ok(room.deputies[0], "vote.cast", vote=vote, choice="yes")
+        async with asyncio.timeout(10):
+            while not (room.chair.state and room.chair.state["vote"]["state"] == "closed"):
+                await room.chair.recv()
+        assert room.chair.state["vote"]["result"]["counts"]["yes"] == 1
+
+
+@pytest.mark.parametrize(
+    ("login", "args", "code"),
+    [
+        ("deputy02", {"question": "Q", "kind": "simple"}, "forbidden"),
+        ("chair", {"question": "Q", "kind": "nonexistent"}, "unknown_kind"),
+        ("chair", {"question": "", "kind": "simple"}, "invalid_args"),
+        ("chair", {"question": "Q", "kind": "simple", "candidates": ["A", "A"]}, "invalid_args"),
+        (
+            "chair",
+            {"question": "Q", "kind": "simple", "candidates": ["A"], "max_choices": 2},
+            "invalid_args",
+        ),
+        ("chair", {"question": "Q", "kind": "simple", "timer_seconds": -1}, "invalid_args"),
+    ],
+)
+async def test_bad_vote_openings_are_refused(
+    live_server: Server, login: str, args: dict[str, Any], code: str
+) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=18)
+        client = room.chair if login == "chair" else room.deputies[0]
+        before = (await room.settle())["seq"]
+        await refused(client, "vote.open", code, **args)
+        assert (await room.settle())["seq"] == before
+
+
+async def test_bad_ballots_are_refused(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=18)
+        vote = (await ok(room.chair, "vote.open", question="Q", kind="simple", timer_seconds=0))[
+            "vote"
+        ]
+        d = room.deputies[0]
+        await refused(d, "vote.cast", "invalid_choice", vote=vote, choice="maybe")
+        await refused(d, "vote.cast", "invalid_choice", vote=vote, choice=["yes"])
+        await refused(d, "vote.cast", "not_found", vote=vote + 100, choice="yes")
+        await refused(d, "vote.cast", "invalid_args", vote="1", choice="yes")
+        outsider = await LiveClient.open(live_server.ws_url, live_server.token("deputy33"))
+        await refused(outsider, "vote.cast", "not_present", vote=vote, choice="yes")
+        viewer = await LiveClient.open(live_server.ws_url)
+        await refused(viewer, "vote.cast", "forbidden", vote=vote, choice="yes")
+        state = await room.settle()
+        assert state["vote"]["voted"] == 0
+        await outsider.close()
+        await viewer.close()
