@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 from typing import Any
 
@@ -282,3 +283,89 @@ async def test_bad_ballots_are_refused(live_server: Server) -> None:
         assert state["vote"]["voted"] == 0
         await outsider.close()
         await viewer.close()
+
+
+async def test_ballots_racing_the_close_are_either_counted_or_refused(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=30)
+        vote = (await ok(room.chair, "vote.open", question="Q", kind="simple", timer_seconds=0))[
+            "vote"
+        ]
+        casts = [
+            d.command("vote.cast", {"session": S, "vote": vote, "choice": "yes"})
+            for d in room.deputies
+        ]
+        close = room.chair.command("vote.close", {"session": S, "vote": vote})
+        # The close goes in the middle of the ballots.
+        answers = await asyncio.gather(*casts[:15], close, *casts[15:])
+        ballots = answers[:15] + answers[16:]
+        assert answers[15]["type"] == "ack"
+        acked = sum(1 for a in ballots if a["type"] == "ack")
+        refused_late = [a for a in ballots if a["type"] == "nack"]
+        assert all(a["error"]["code"] == "vote_closed" for a in refused_late)
+        state = await room.settle()
+        # Every acknowledged ballot is counted; no refused one is.
+        assert state["vote"]["result"]["counts"]["yes"] == acked
+        assert len(state["vote"]["ballots"]["named"]) == acked
+
+
+async def test_a_retried_cast_counts_once(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=18)
+        vote = (await ok(room.chair, "vote.open", question="Q", kind="simple", timer_seconds=0))[
+            "vote"
+        ]
+        # The same tablet's retry, arriving over five sockets at once.
+        token = live_server.token("deputy02")
+        sockets = [await LiveClient.open(live_server.ws_url, token) for _ in range(5)]
+        args = {"session": S, "vote": vote, "choice": "yes"}
+        first, *again = await asyncio.gather(
+            *(c.command("vote.cast", args, command_id="cast-1") for c in sockets)
+        )
+        for c in sockets:
+            await c.close()
+        assert first["type"] == "ack" and all(a == first for a in again)
+        state = await room.settle()
+        assert state["vote"]["voted"] == 1
+        progress = [e for e in room.chair.events if e["event"]["kind"] == "vote.progress"]
+        assert len(progress) == 1
+
+
+async def test_a_tie_goes_to_the_chair_where_the_reglament_says_so(
+    live_server: Server, database_url: str
+) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    # A reglament where a tie can meet the threshold: at least half of yes + no.
+    engine = create_async_engine(database_url)
+    async with engine.begin() as conn:
+        stored = (await conn.execute(text("SELECT rules FROM councils WHERE id = 1"))).scalar()
+        rules = stored if isinstance(stored, dict) else json.loads(stored)
+        rules["ties"] = "chair_decides"
+        rules["vote_kinds"]["half"] = {
+            "numerator": 1,
+            "denominator": 2,
+            "base": "yes_no",
+            "strict": False,
+        }
+        await conn.execute(
+            text("UPDATE councils SET rules = :r WHERE id = 1"), {"r": json.dumps(rules)}
+        )
+    await engine.dispose()
+    async with Chamber(live_server) as room:
+        await room.start(present=18)
+        vote = (await ok(room.chair, "vote.open", question="Q", kind="half", timer_seconds=0))[
+            "vote"
+        ]
+        for i, d in enumerate(room.deputies[:10]):
+            await ok(d, "vote.cast", vote=vote, choice="yes" if i % 2 else "no")
+        await refused(room.chair, "vote.decide_tie", "wrong_state", vote=vote, decision="yes")
+        assert (await ok(room.chair, "vote.close", vote=vote))["result"] == "pending_chair"
+        state = await room.settle()
+        assert state["vote"]["state"] == "pending_chair" and state["vote"]["result"]["tie"]
+        await refused(room.chair, "agenda.start_item", "vote_running", item=2)
+        decided = await ok(room.chair, "vote.decide_tie", vote=vote, decision="yes")
+        assert decided["result"] == "adopted"
+        state = await room.settle()
+        assert state["vote"]["state"] == "closed"
+        assert state["vote"]["result"]["chair_decision"] == "yes"
