@@ -32,7 +32,6 @@ import resource
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,7 +136,7 @@ class Viewers:
                             compression="deflate" if deflate else None,
                         )
                         break
-                    except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake) as exc:
+                    except (TimeoutError, OSError, websockets.InvalidHandshake) as exc:
                         if attempt == 4:
                             self.errors.append(f"connect: {exc!r}")
                             return
@@ -247,18 +246,20 @@ class Clients:
             self.pipes.append(here)
             self.procs.append(p)
 
-    async def call(self, cmd: str, args: list[Any] | Any = None, timeout: float = 300) -> list[Any]:
+    async def call(self, cmd: str, args: list[Any] | Any = None, wait: float = 300) -> list[Any]:
         loop = asyncio.get_running_loop()
         per = args if isinstance(args, list) else [args] * len(self.pipes)
         for pipe, a in zip(self.pipes, per, strict=True):
             pipe.send((cmd, a))
 
         def recv(pipe: Pipe) -> Any:
-            if not pipe.poll(timeout):
-                raise TimeoutError(f"client process did not answer {cmd!r} in {timeout}s")
+            if not pipe.poll(wait):
+                raise TimeoutError(f"client process did not answer {cmd!r} in {wait}s")
             return pipe.recv()
 
-        return list(await asyncio.gather(*(loop.run_in_executor(None, recv, p) for p in self.pipes)))
+        return list(
+            await asyncio.gather(*(loop.run_in_executor(None, recv, p) for p in self.pipes))
+        )
 
     async def connect(
         self, url: str, total: int, concurrency: int, deflate: bool
@@ -279,16 +280,16 @@ class Clients:
         }
 
     async def cpu(self) -> float:
-        return sum(await self.call("cpu", timeout=60))
+        return sum(await self.call("cpu", wait=60))
 
     async def received(self) -> int:
-        return sum(await self.call("count", timeout=60))
+        return sum(await self.call("count", wait=60))
 
     async def collect(self) -> tuple[list[float], list[float], list[str]]:
         lat: list[float] = []
         arr: list[float] = []
         samples: list[str] = []
-        for a in await self.call("collect", timeout=120):
+        for a in await self.call("collect", wait=120):
             x = array("d")
             x.frombytes(a["latencies"])
             lat.extend(x)
@@ -421,6 +422,7 @@ class Chair:
         self.answers: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self.snapshot: dict[str, Any] | None = None
         self.subscribed = asyncio.Event()
+        self.sending: set[asyncio.Future[None]] = set()
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self) -> None:
@@ -438,7 +440,11 @@ class Chair:
         cid = uuid.uuid4().hex
         future = asyncio.get_running_loop().create_future()
         self.answers[cid] = future
-        asyncio.ensure_future(self.ws.send(json.dumps({"type": "cmd", "id": cid, "cmd": cmd, "args": args})))
+        task = asyncio.ensure_future(
+            self.ws.send(json.dumps({"type": "cmd", "id": cid, "cmd": cmd, "args": args}))
+        )
+        self.sending.add(task)
+        task.add_done_callback(self.sending.discard)
         return future
 
     async def must(self, cmd: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -465,7 +471,7 @@ async def chair_connect(port: int) -> Chair:
 
 async def drive(chair: Chair, deputy: int, rate: float, count: int) -> dict[str, Any]:
     """speaker.grant / speaker.end alternately, on a fixed schedule (not waiting for acks)."""
-    pending: list[tuple[float, asyncio.Future[dict[str, Any]]]] = []
+    pending: list[asyncio.Future[dict[str, Any]]] = []
     start = time.monotonic()
     for k in range(count):
         delay = start + k / rate - time.monotonic()
@@ -475,21 +481,24 @@ async def drive(chair: Chair, deputy: int, rate: float, count: int) -> dict[str,
             fut = chair.send("speaker.grant", {"session": SESSION, "deputy": deputy, "seconds": 60})
         else:
             fut = chair.send("speaker.end", {"session": SESSION})
-        pending.append((time.monotonic(), fut))
-    acks, rtts, refused = 0, [], []
-    for sent, fut in pending:
+        pending.append(fut)
+    acks, refused = 0, []
+    for fut in pending:
         try:
             answer = await asyncio.wait_for(fut, 60)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             refused.append("timeout")
             continue
         if answer["type"] == "ack":
             acks += 1
         else:
             refused.append(answer["error"]["code"])
-    # Ack times are only meaningful as a rough figure: acks arrive on the chair's socket.
-    del rtts
-    return {"sent": count, "acked": acks, "refused": refused[:5], "seconds": time.monotonic() - start}
+    return {
+        "sent": count,
+        "acked": acks,
+        "refused": refused[:5],
+        "seconds": time.monotonic() - start,
+    }
 
 
 # -- one measurement ----------------------------------------------------------------------
@@ -603,11 +612,15 @@ async def measure_real(
         item = chair.snapshot["agenda"]["items"][0]["id"]
         deputy = chair.snapshot["deputies"][1]["id"]
         await chair.must("session.open", {"session": SESSION})
-        await chair.must("attendance.register", {"session": SESSION, "present": True, "mode": "chamber"})
+        await chair.must(
+            "attendance.register", {"session": SESSION, "present": True, "mode": "chamber"}
+        )
         await chair.must("agenda.start_item", {"session": SESSION, "item": item})
 
         rss_before = await settle_rss(server.pid)
-        conn = await clients.connect(f"ws://127.0.0.1:{server.port}/ws", n, args.concurrency, not args.no_deflate)
+        conn = await clients.connect(
+            f"ws://127.0.0.1:{server.port}/ws", n, args.concurrency, not args.no_deflate
+        )
         if conn["connected"] < n:
             print(f"  real: only {conn['connected']}/{n} connected: {conn['errors']}", flush=True)
         rss_idle = await settle_rss(server.pid)
@@ -638,7 +651,10 @@ async def measure_real(
                 gcstats = {
                     "objects_after": gc1["objects"],
                     "during_run": {
-                        g: {k: gc1["stats"][g][k] - gc0["stats"][g][k] for k in ("count", "seconds", "collected")}
+                        g: {
+                            k: gc1["stats"][g][k] - gc0["stats"][g][k]
+                            for k in ("count", "seconds", "collected")
+                        }
                         | {"max_whole_life": gc1["stats"][g]["max"]}
                         for g in gc1["stats"]
                     },
@@ -646,8 +662,17 @@ async def measure_real(
         await chair.ws.close()
         await clients.call("close")
         f = figures(
-            "server", n, conn["connected"], events, first_send, lat, arr,
-            rss_before, rss_idle, cpu, conn["seconds"],
+            "server",
+            n,
+            conn["connected"],
+            events,
+            first_send,
+            lat,
+            arr,
+            rss_before,
+            rss_idle,
+            cpu,
+            conn["seconds"],
             {
                 "chair": drove,
                 "client_cpu_seconds": ccpu,
@@ -671,7 +696,9 @@ async def measure_bare(
     server = await asyncio.to_thread(start_bare_server, tmp)
     try:
         rss_before = await settle_rss(server.pid)
-        conn = await clients.connect(f"ws://127.0.0.1:{server.port}/ws", n, args.concurrency, not args.no_deflate)
+        conn = await clients.connect(
+            f"ws://127.0.0.1:{server.port}/ws", n, args.concurrency, not args.no_deflate
+        )
         if conn["connected"] < n:
             print(f"  bare: only {conn['connected']}/{n} connected: {conn['errors']}", flush=True)
         rss_idle = await settle_rss(server.pid)
@@ -682,8 +709,12 @@ async def measure_bare(
         cpu0 = cpu_seconds(server.pid)
         ccpu0 = await clients.cpu()
         first_send = time.time()
-        async with websockets.connect(f"ws://127.0.0.1:{server.port}/control", max_size=None) as ctl:
-            await ctl.send(json.dumps({"cmd": "run", "frames": frames, "rate": args.rate, "count": count}))
+        async with websockets.connect(
+            f"ws://127.0.0.1:{server.port}/control", max_size=None
+        ) as ctl:
+            await ctl.send(
+                json.dumps({"cmd": "run", "frames": frames, "rate": args.rate, "count": count})
+            )
             done = json.loads(await asyncio.wait_for(ctl.recv(), args.seconds + 120))
         got = await wait_drained(clients, count * conn["connected"], args.drain)
         cpu = cpu_seconds(server.pid) - cpu0
@@ -693,8 +724,17 @@ async def measure_bare(
         await clients.call("close")
         bsec = sorted(done["broadcast_seconds"])
         return figures(
-            "bare", n, conn["connected"], done["sent"], first_send, lat, arr,
-            rss_before, rss_idle, cpu, conn["seconds"],
+            "bare",
+            n,
+            conn["connected"],
+            done["sent"],
+            first_send,
+            lat,
+            arr,
+            rss_before,
+            rss_idle,
+            cpu,
+            conn["seconds"],
             {
                 "client_cpu_seconds": ccpu,
                 "broadcast_call_ms_p50": percentile(bsec, 0.5) * 1000,
@@ -736,7 +776,9 @@ def start_profiler(pid: int, n: int, args: argparse.Namespace) -> subprocess.Pop
 
 def verdicts(n: int, real: Figures, bare: Figures) -> dict[str, Any]:
     ratio_p99 = real.p99_ms / bare.p99_ms if bare.p99_ms else float("inf")
-    ratio_rate = real.delivery_rate_per_s / bare.delivery_rate_per_s if bare.delivery_rate_per_s else 0.0
+    ratio_rate = (
+        real.delivery_rate_per_s / bare.delivery_rate_per_s if bare.delivery_rate_per_s else 0.0
+    )
     out: dict[str, Any] = {"p99_ratio": ratio_p99, "rate_ratio": ratio_rate}
     if n <= 1000:
         out["target"] = "p99 <= 200 ms"
@@ -786,10 +828,12 @@ async def main(args: argparse.Namespace) -> int:
             tmp.mkdir()
             print(f"[{n} viewers] real server ...", flush=True)
             real, samples = await measure_real(clients, n, args, tmp)
-            print(f"  server: p50 {real.p50_ms:.1f} ms, p99 {real.p99_ms:.1f} ms, "
-                  f"{real.delivered}/{real.expected} delivered, "
-                  f"{real.kb_per_idle_socket:.1f} KB/socket, cpu {real.cpu_seconds_during_run:.1f}s",
-                  flush=True)
+            print(
+                f"  server: p50 {real.p50_ms:.1f} ms, p99 {real.p99_ms:.1f} ms, "
+                f"{real.delivered}/{real.expected} delivered, "
+                f"{real.kb_per_idle_socket:.1f} KB/socket, cpu {real.cpu_seconds_during_run:.1f}s",
+                flush=True,
+            )
             frames = samples[:2] if len(samples) >= 2 else samples
             if not frames:
                 raise RuntimeError("no event frame captured from the real server")
@@ -798,10 +842,12 @@ async def main(args: argparse.Namespace) -> int:
                 continue
             print(f"[{n} viewers] bare websockets.broadcast ...", flush=True)
             bare = await measure_bare(clients, n, args, tmp, frames)
-            print(f"  bare:   p50 {bare.p50_ms:.1f} ms, p99 {bare.p99_ms:.1f} ms, "
-                  f"{bare.delivered}/{bare.expected} delivered, "
-                  f"{bare.kb_per_idle_socket:.1f} KB/socket, cpu {bare.cpu_seconds_during_run:.1f}s",
-                  flush=True)
+            print(
+                f"  bare:   p50 {bare.p50_ms:.1f} ms, p99 {bare.p99_ms:.1f} ms, "
+                f"{bare.delivered}/{bare.expected} delivered, "
+                f"{bare.kb_per_idle_socket:.1f} KB/socket, cpu {bare.cpu_seconds_during_run:.1f}s",
+                flush=True,
+            )
             rows.append(
                 {
                     "viewers": n,

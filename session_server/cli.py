@@ -40,6 +40,9 @@ def serve(
         workers=workers,
         ws="websockets-sansio",
         ws_max_size=WS_MAX_SIZE,
+        # Event frames are small and identical for thousands of sockets: compressing them
+        # per socket costs more CPU and memory than it saves (docs/performance.md).
+        ws_per_message_deflate=False,
         ws_ping_interval=20,
         ws_ping_timeout=20,
         log_level=settings.log_level.lower(),

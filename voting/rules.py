@@ -54,7 +54,7 @@ def _default_kinds() -> dict[str, VoteKind]:
 class CouncilRules(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    seats: int = Field(gt=0, le=1000)
+    seats: int = Field(gt=0, le=10_000)
     quorum: QuorumRule = QuorumRule(numerator=1, denominator=2, strict=True)
     vote_kinds: dict[str, VoteKind] = Field(default_factory=_default_kinds)
     ties: TieRule = "fails"

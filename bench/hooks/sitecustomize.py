@@ -100,6 +100,7 @@ def _pump() -> None:
     Conn.__init__ = init_patch(Conn.__init__)  # type: ignore[method-assign]
     pending: list = []
     scheduled = [False]
+    finishing: set = set()
 
     def deliver(self, frame: str) -> None:  # type: ignore[no-untyped-def]
         if self._close_code is not None:
@@ -139,7 +140,9 @@ def _pump() -> None:
                 return
             # It would block: let a task finish this send and the rest of the outbox.
             conn._busy = True
-            asyncio.ensure_future(_finish(conn, coro, yielded))
+            task = asyncio.ensure_future(_finish(conn, coro, yielded))
+            finishing.add(task)
+            task.add_done_callback(finishing.discard)
             return
 
     async def _finish(conn, coro, yielded) -> None:  # type: ignore[no-untyped-def]

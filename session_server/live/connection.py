@@ -7,9 +7,9 @@ is closed (1013) and resumes from its last seq when it comes back."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +23,7 @@ from session_server.db.models import iso, utcnow
 from session_server.live.feed import Feed, dumps
 from session_server.live.hub import Hub
 from session_server.live.messages import CLIENT_FRAME, Command, Ping, Subscribe, Unsubscribe
+from session_server.live.outbox import Outbox
 from session_server.live.projection import audience_of
 from session_server.metrics import SLOW_CLOSED, SOCKETS
 from session_server.settings import Settings
@@ -63,51 +64,29 @@ class Connection:
         self.hub = hub
         self.settings = settings
         self.feeds: dict[int, Feed] = {}
-        self._outbox: deque[str] = deque()
-        self._ready = asyncio.Event()
-        self._close_code: int | None = None
+        self._outbox = Outbox(ws.send_text, self._close_socket, hub.pump, MAX_OUTBOX)
         self._bucket = TokenBucket(settings.ws_rate_per_second, settings.ws_burst)
         self._refused = 0
 
     # -- sending ---------------------------------------------------------------------
 
     def deliver(self, frame: str) -> None:
-        if self._close_code is not None:
-            return
-        if len(self._outbox) >= MAX_OUTBOX:
+        if not self._outbox.put(frame):
             SLOW_CLOSED.inc()
-            self.close(TRY_AGAIN_LATER)
-            return
-        self._outbox.append(frame)
-        self._ready.set()
+            self._outbox.close(TRY_AGAIN_LATER, flush=False)
 
     def send(self, message: dict[str, Any]) -> None:
         self.deliver(dumps(message))
 
-    def close(self, code: int, flush: bool = False) -> None:
-        """Close after the frames already queued (`flush`) or at once, dropping them."""
-        self._close_code = code
-        if not flush:
-            self._outbox.clear()
-        self._ready.set()
-
-    async def _writer(self) -> None:
-        while True:
-            await self._ready.wait()
-            self._ready.clear()
-            while self._outbox:
-                await self.ws.send_text(self._outbox.popleft())
-            if self._close_code is not None:
-                await self.ws.close(self._close_code)
-                return
+    async def _close_socket(self, code: int) -> None:
+        await self.ws.close(code)
 
     # -- receiving -------------------------------------------------------------------
 
     async def run(self) -> None:
         SOCKETS.inc()
-        writer = asyncio.create_task(self._writer())
         try:
-            while self._close_code is None:
+            while not self._outbox.closing:
                 message = await self.ws.receive()
                 if message["type"] == "websocket.disconnect":
                     break
@@ -117,10 +96,11 @@ class Connection:
         finally:
             for feed in self.feeds.values():
                 feed.subscribers.discard(self)
-            if self._close_code is not None:
-                # Let the writer send the close frame; it ends by itself after that.
-                await asyncio.wait({writer}, timeout=5)
-            writer.cancel()
+            if self._outbox.closing:
+                # Let the outbox send what it still may, then the close frame.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._outbox.finished.wait(), timeout=5)
+            self._outbox.cancel()
             SOCKETS.dec()
 
     async def _receive(self, message: Mapping[str, Any]) -> None:
@@ -128,7 +108,7 @@ class Connection:
             self._refused += 1
             if self._refused > MAX_REFUSED:
                 log.warning("socket_flood", actor=self.actor.key)
-                self.close(POLICY_VIOLATION, flush=True)
+                self._outbox.close(POLICY_VIOLATION, flush=True)
             else:
                 self.send(nack(None, "rate_limited", "too many messages; slow down"))
             return

@@ -14,6 +14,7 @@ from session_server.db.engine import Database
 from session_server.eventlog import LoggedEvent
 from session_server.live.bus import Bus
 from session_server.live.feed import Feed
+from session_server.live.outbox import Pump
 from session_server.live.timers import VoteTimers
 
 
@@ -26,6 +27,7 @@ class Hub:
         self._loading = asyncio.Lock()
         self.dispatcher = Dispatcher(db, self._committed)
         self.timers = VoteTimers(self._timer_close)
+        self.pump = Pump()  # sends every socket's frames; see live/outbox.py
 
     async def start(self) -> None:
         await self.bus.start(self._signalled)

@@ -6,7 +6,3 @@ export function deputyName(state, id) {
   const deputy = (state.deputies || []).find((d) => d.id === id);
   return deputy ? deputy.name : t("deputy.unknown", { id });
 }
-
-export function deputyById(state, id) {
-  return (state.deputies || []).find((d) => d.id === id) || null;
-}

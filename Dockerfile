@@ -1,0 +1,40 @@
+# E-Kengash Live: one image for the app replicas and the one-shot migration.
+#   docker build -t e-kengash-live .
+#   docker run --rm e-kengash-live kengash migrate
+#   docker run -p 8000:8000 e-kengash-live            # kengash serve --host 0.0.0.0
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /app
+
+# Dependencies first, in their own layer: a code change does not reinstall them.
+# (Every dependency has a wheel for CPython 3.11 on Linux; nothing is compiled.)
+COPY pyproject.toml README.md ./
+RUN mkdir session_server voting \
+ && touch session_server/__init__.py voting/__init__.py \
+ && pip install . \
+ && rm -rf session_server voting build *.egg-info
+
+# The project itself. .dockerignore keeps out .venv, var/, tests, caches and secrets.
+COPY . .
+RUN pip install --no-deps . \
+ && rm -rf build *.egg-info \
+ && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin kengash \
+ && mkdir -p /app/var \
+ && chown kengash /app/var
+
+# The pages in static/ are not inside the Python package: session_server/app.py finds
+# them next to its own source directory. Importing session_server from /app (first on
+# sys.path) keeps /app/static in reach; the installed copy provides the `kengash` command.
+ENV PYTHONPATH=/app \
+    KENGASH_HOST=0.0.0.0 \
+    KENGASH_PORT=8000 \
+    KENGASH_VAR_DIR=/app/var
+
+USER kengash
+EXPOSE 8000
+CMD ["kengash", "serve", "--host", "0.0.0.0"]

@@ -1,0 +1,154 @@
+"""Sending one event to thousands of sockets without a task per socket.
+
+Waking a writer task per socket per event costs CPU and, worse, leaves short-lived
+objects behind in every connection until a full garbage collection stalls the loop
+(docs/performance.md). Instead, each socket's frames wait in its `Outbox`, and one
+`Pump` callback per loop turn sends for every outbox that has something: uvicorn's send
+completes without suspending while the socket can take data, so this is a plain loop.
+A send that must wait (a slow client) is finished by a task of that socket's own, so a
+slow viewer still holds up nobody else."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from typing import Any
+
+Send = Callable[[str], Coroutine[Any, Any, None]]
+Close = Callable[[int], Awaitable[None]]
+
+
+class Pump:
+    """Sends for every outbox that asked, once per event-loop turn."""
+
+    def __init__(self) -> None:
+        self._waiting: list[Outbox] = []
+        self._scheduled = False
+
+    def want(self, outbox: Outbox) -> None:
+        self._waiting.append(outbox)
+        if not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_soon(self._run)
+
+    def _run(self) -> None:
+        self._scheduled = False
+        batch, self._waiting = self._waiting, []
+        for outbox in batch:
+            outbox.send_now()
+
+
+class _Rest:
+    """Awaits the rest of a coroutine that was stepped by hand and is now waiting."""
+
+    def __init__(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        self._coro, self._waiting_on = coro, waiting_on
+
+    def __await__(self) -> Generator[Any, Any, None]:
+        step = self._waiting_on
+        while True:
+            try:
+                sent = yield step
+            except BaseException as exc:  # cancellation goes into the send, as usual
+                try:
+                    step = self._coro.throw(exc)
+                except StopIteration:
+                    return
+                continue
+            try:
+                step = self._coro.send(sent)
+            except StopIteration:
+                return
+
+
+class Outbox:
+    def __init__(self, send: Send, close: Close, pump: Pump, limit: int) -> None:
+        self._send = send
+        self._close = close
+        self._pump = pump
+        self._frames: deque[str] = deque()
+        self._limit = limit
+        self._busy = False  # a task of ours is finishing a send that had to wait
+        self._asked = False  # already in the pump's list
+        self._close_code: int | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.finished = asyncio.Event()  # set once the close frame is sent (or failed)
+
+    @property
+    def closing(self) -> bool:
+        return self._close_code is not None
+
+    def put(self, frame: str) -> bool:
+        """Queue a frame; False when the socket is too far behind to take it."""
+        if self._close_code is not None:
+            return True
+        if len(self._frames) >= self._limit:
+            return False
+        self._frames.append(frame)
+        self._ask()
+        return True
+
+    def close(self, code: int, flush: bool) -> None:
+        """Close after the queued frames (`flush`), or at once, dropping them."""
+        if self._close_code is not None:
+            return
+        self._close_code = code
+        if not flush:
+            self._frames.clear()
+        self._ask()
+
+    def _ask(self) -> None:
+        if not self._busy and not self._asked:
+            self._asked = True
+            self._pump.want(self)
+
+    def send_now(self) -> None:
+        self._asked = False
+        while self._frames:
+            coro = self._send(self._frames.popleft())
+            try:
+                waiting_on = coro.send(None)
+            except StopIteration:
+                continue
+            except Exception:  # the peer is gone; the reader sees the disconnect
+                self._frames.clear()
+                self.finished.set()
+                return
+            self._busy = True
+            self._spawn(self._finish(coro, waiting_on))
+            return
+        if self._close_code is not None and not self.finished.is_set():
+            self._busy = True
+            self._spawn(self._send_close(self._close_code))
+
+    async def _finish(self, coro: Coroutine[Any, Any, None], waiting_on: Any) -> None:
+        try:
+            await _Rest(coro, waiting_on)
+            while self._frames:
+                await self._send(self._frames.popleft())
+        except Exception:
+            self._frames.clear()
+            self.finished.set()
+            return
+        finally:
+            self._busy = False
+        if self._close_code is not None:
+            self._ask()
+
+    async def _send_close(self, code: int) -> None:
+        try:
+            await self._close(code)
+        except Exception:  # already gone
+            pass
+        finally:
+            self.finished.set()
+
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def cancel(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
