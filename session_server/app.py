@@ -30,7 +30,12 @@ from session_server.logs import configure as configure_logs
 from session_server.settings import Settings
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PAGES = {"/": "index.html", "/deputy": "deputy.html", "/chair": "chair.html"}
+PAGES = {
+    "/": "index.html",
+    "/deputy": "deputy.html",
+    "/chair": "chair.html",
+    "/clerk": "clerk.html",
+}
 
 log = structlog.get_logger(__name__)
 

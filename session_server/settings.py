@@ -40,8 +40,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _no_demo_in_production(self) -> Settings:
-        if self.demo and self.environment == "production":
-            raise ValueError("KENGASH_DEMO=1 is refused with KENGASH_ENVIRONMENT=production")
+        if self.environment == "production":
+            if self.demo:
+                raise ValueError("KENGASH_DEMO=1 is refused with KENGASH_ENVIRONMENT=production")
+            # Every replica must verify every other's tokens: one key, set by the operator.
+            if not self.secret_key:
+                raise ValueError("KENGASH_SECRET_KEY must be set in production")
         return self
 
     @property

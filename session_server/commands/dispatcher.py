@@ -87,6 +87,10 @@ class Dispatcher:
                 # Checked under the session lock: a concurrent retry has committed by now.
                 prior = await db.get(models.CommandResult, (actor.key, command_id))
                 if prior is not None:
+                    if prior.command != name:
+                        return nack(
+                            command_id, "id_reused", f"id {command_id} was used for {prior.command}"
+                        )
                     return prior.response
                 now = utcnow()
                 ctx = CommandContext(db=db, session=session, actor=actor, now=now)

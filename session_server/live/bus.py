@@ -9,10 +9,14 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 Listener = Callable[[int, int], Awaitable[None]]  # (session id, newest seq)
+Resync = Callable[[], Awaitable[None]]  # signals may have been missed: read the log
 
 
 class Bus(Protocol):
-    async def start(self, listener: Listener) -> None: ...
+    # True when other processes write to the same log.
+    shared: bool
+
+    async def start(self, listener: Listener, resync: Resync) -> None: ...
 
     async def publish(self, session_id: int, seq: int) -> None: ...
 
@@ -22,10 +26,12 @@ class Bus(Protocol):
 class InProcessBus:
     """Hubs in one process (one per app; tests may run several) wake each other directly."""
 
+    shared = False
+
     def __init__(self) -> None:
         self._listeners: list[Listener] = []
 
-    async def start(self, listener: Listener) -> None:
+    async def start(self, listener: Listener, resync: Resync) -> None:
         self._listeners.append(listener)
 
     async def publish(self, session_id: int, seq: int) -> None:

@@ -55,6 +55,10 @@ class TokenBucket:
             return True
         return False
 
+    @property
+    def full(self) -> bool:
+        return self.tokens >= self.burst - 1
+
 
 class Connection:
     def __init__(self, ws: WebSocket, actor: Actor, hub: Hub, settings: Settings) -> None:
@@ -104,7 +108,10 @@ class Connection:
             SOCKETS.dec()
 
     async def _receive(self, message: Mapping[str, Any]) -> None:
-        if not self._bucket.take():
+        if self._bucket.take():
+            if self._bucket.full:
+                self._refused = 0  # it slowed down; forgive the past
+        else:
             self._refused += 1
             if self._refused > MAX_REFUSED:
                 log.warning("socket_flood", actor=self.actor.key)
@@ -116,7 +123,7 @@ class Connection:
         if text is None:
             self.send(nack(None, "bad_message", "send JSON text frames"))
             return
-        if len(text) > self.settings.ws_max_frame_bytes:
+        if len(text.encode()) > self.settings.ws_max_frame_bytes:
             self.send(nack(None, "too_large", "the frame is too large"))
             return
         try:
@@ -151,11 +158,21 @@ class Connection:
 
     async def _subscribe(self, frame: Subscribe) -> None:
         if frame.session not in self.feeds and len(self.feeds) >= MAX_SUBSCRIPTIONS:
-            self.send(nack(None, "too_many_subscriptions", "unsubscribe from a session first"))
+            self.send(
+                {
+                    **nack(None, "too_many_subscriptions", "unsubscribe from a session first"),
+                    "session": frame.session,
+                }
+            )
             return
         feed = await self.hub.feed(frame.session)
         if feed is None:
-            self.send(nack(None, "not_found", f"there is no session {frame.session}"))
+            self.send(
+                {
+                    **nack(None, "not_found", f"there is no session {frame.session}"),
+                    "session": frame.session,
+                }
+            )
             return
         async with feed.lock:
             replay = None if frame.since is None else feed.replay(frame.since)

@@ -39,6 +39,7 @@ class Feed:
         self.state = session_state.initial_state()
         self._recent: deque[LoggedEvent] = deque(maxlen=replay_buffer)
         self.subscribers: set[Subscriber] = set()
+        self._snapshots: dict[tuple[int, Audience], str] = {}
         # Held while the feed changes or a subscriber joins, so nobody joins between the
         # events they were replayed and the live ones.
         self.lock = asyncio.Lock()
@@ -48,6 +49,7 @@ class Feed:
         return int(self.state["seq"])
 
     async def load(self) -> None:
+        """Apply whatever the log holds beyond what this feed has seen."""
         async with self.lock:
             await self._catch_up()
 
@@ -98,15 +100,22 @@ class Feed:
         )
 
     def snapshot_frame(self, audience: Audience, server_time: str) -> str:
-        return dumps(
-            {
-                "type": "snapshot",
-                "session": self.session_id,
-                "seq": self.seq,
-                "state": project(self.state, audience),
-                "server_time": server_time,
-            }
-        )
+        # A reconnect storm asks for the same snapshot thousands of times: serialise it
+        # once per seq and audience, and add only the clock.
+        key = (self.seq, audience)
+        body = self._snapshots.get(key)
+        if body is None:
+            self._snapshots = {k: v for k, v in self._snapshots.items() if k[0] == self.seq}
+            body = self._snapshots[key] = dumps(
+                {
+                    "type": "snapshot",
+                    "session": self.session_id,
+                    "seq": self.seq,
+                    "state": project(self.state, audience),
+                }
+            )[:-1]
+        return f'{body},"server_time":{dumps(server_time)}}}'
+
 
     def replay(self, since: int) -> list[LoggedEvent] | None:
         """The events after `since`, or None when they are no longer all in memory (or

@@ -30,7 +30,7 @@ class Hub:
         self.pump = Pump()  # sends every socket's frames; see live/outbox.py
 
     async def start(self) -> None:
-        await self.bus.start(self._signalled)
+        await self.bus.start(self._signalled, self._resync)
         # Votes left running by a restart still close on time.
         async with self.db.read() as db:
             sessions = await db.scalars(
@@ -50,6 +50,10 @@ class Hub:
         is no such session."""
         feed = self.feeds.get(session_id)
         if feed is not None:
+            if self.bus.shared:
+                # Another process may have written since our last signal: read the log
+                # rather than hand a subscriber an older state than it has seen.
+                await feed.load()
             return feed
         async with self._loading:
             feed = self.feeds.get(session_id)
@@ -79,6 +83,11 @@ class Hub:
         feed = self.feeds.get(session_id)
         if feed is not None:
             await feed.wake(seq)
+            self.timers.watch(session_id, feed.state["vote"])
+
+    async def _resync(self) -> None:
+        for session_id, feed in list(self.feeds.items()):
+            await feed.load()
             self.timers.watch(session_id, feed.state["vote"])
 
     async def _timer_close(self, session_id: int, vote_id: int) -> None:

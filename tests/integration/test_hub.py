@@ -70,6 +70,9 @@ async def test_a_retried_command_id_acts_once_and_answers_the_same(live_server: 
     other = await chair_client(live_server)
     assert await other.command("session.open", {"session": S}, command_id="open-1") == first
     assert other.seq == seq
+    # An id is for one command only.
+    reused = await other.command("session.close", {"session": S}, command_id="open-1")
+    assert reused["error"]["code"] == "id_reused"
     # A new id is a new command: refused now, since the session is open.
     fresh = await other.command("session.open", {"session": S}, command_id="open-2")
     assert fresh["error"]["code"] == "wrong_state"
