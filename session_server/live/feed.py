@@ -114,7 +114,7 @@ class Feed:
                     "state": project(self.state, audience),
                 }
             )[:-1]
-        return f'{body},"server_time":{dumps(server_time)}}}'
+        return f'{body},"server_time":{json.dumps(server_time)}}}'
 
 
     def replay(self, since: int) -> list[LoggedEvent] | None:
