@@ -238,6 +238,39 @@ async def vote_protocol_csv(request: Request) -> Response:
     )
 
 
+async def my_ballot(request: Request) -> JSONResponse:
+    """
+    ---
+    summary: Has the calling deputy voted in this vote (and, in a named vote, how)?
+    description: A secret vote answers only whether; the server keeps no link to the choice.
+    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    responses:
+      200: {description: "{vote, voted, choice?}"}
+      401: {description: bad or expired token}
+      403: {description: not a deputy}
+      404: {description: no such vote}
+    """
+    actor = caller(request)
+    if actor.deputy_id is None:
+        raise ApiError(403, "forbidden", "only a deputy has a ballot")
+    vote_id = request.path_params["id"]
+    async with _db(request).read() as db:
+        vote = await db.get(models.Vote, vote_id)
+        if vote is None:
+            raise ApiError(404, "not_found", f"there is no vote {vote_id}")
+        if vote.secret:
+            voted = await db.get(models.VoteParticipant, (vote.id, actor.deputy_id))
+            return JSONResponse({"vote": vote.id, "voted": voted is not None})
+        ballot = await db.get(models.NamedBallot, (vote.id, actor.deputy_id))
+        return JSONResponse(
+            {
+                "vote": vote.id,
+                "voted": ballot is not None,
+                **({"choice": ballot.choice} if ballot is not None else {}),
+            }
+        )
+
+
 class DemoLogin(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -318,6 +351,7 @@ routes = [
     Route("/api/sessions", list_sessions, methods=["GET"]),
     Route("/api/sessions/{id:int}", get_session, methods=["GET"]),
     Route("/api/votes/{id:int}", get_vote, methods=["GET"]),
+    Route("/api/votes/{id:int}/mine", my_ballot, methods=["GET"]),
     Route("/api/votes/{id:int}/protocol.json", vote_protocol_json, methods=["GET"]),
     Route("/api/votes/{id:int}/protocol.csv", vote_protocol_csv, methods=["GET"]),
     Route("/api/auth/demo", demo_login, methods=["POST"]),

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
@@ -97,8 +97,17 @@ async def _voters(ctx: CommandContext, vote: models.Vote) -> list[int]:
     return list(rows)
 
 
-def vote_section(vote: models.Vote, voters: list[int]) -> dict[str, Any]:
-    """The vote as screens show it. Before close: who has voted, never what."""
+async def _voted(ctx: CommandContext, vote: models.Vote) -> int:
+    table = models.VoteParticipant if vote.secret else models.NamedBallot
+    count = await ctx.db.scalar(select(func.count()).where(table.vote_id == vote.id))
+    return int(count or 0)
+
+
+def vote_section(vote: models.Vote, voted: int) -> dict[str, Any]:
+    """The vote as screens show it. Before close: how many have voted, never what.
+
+    Not who: every ballot sends this to every screen, and a list of voters would make
+    each progress event grow with the vote (a tablet asks GET /api/votes/{id}/mine)."""
     return {
         "id": vote.id,
         "item": vote.agenda_item_id,
@@ -111,8 +120,7 @@ def vote_section(vote: models.Vote, voters: list[int]) -> dict[str, Any]:
         "opened_at": iso(vote.opened_at),
         "closes_at": iso(vote.closes_at),
         "closed_at": iso(vote.closed_at),
-        "voted": len(voters),
-        "voters": voters,
+        "voted": voted,
         "cancel_reason": vote.cancel_reason,
         "result": vote.outcome,
         "ballots": vote.ballots,
@@ -141,7 +149,7 @@ async def votes_section(ctx: CommandContext) -> list[dict[str, Any]]:
 
 async def _emit_vote(ctx: CommandContext, kind: str, vote: models.Vote, **extra: Any) -> None:
     await ctx.db.flush()
-    payload = {"vote": vote_section(vote, await _voters(ctx, vote)), **extra}
+    payload = {"vote": vote_section(vote, await _voted(ctx, vote)), **extra}
     if kind != "vote.progress":
         payload["votes"] = await votes_section(ctx)
     ctx.emit(kind, payload)

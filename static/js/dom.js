@@ -48,3 +48,28 @@ export function tx(key, args, tag = "span", attrs = {}) {
 export function $(selector, root = document) {
   return root.querySelector(selector);
 }
+
+/**
+ * Run `rebuild()`, which replaces elements under `root`, and give the focus back to the
+ * new element with the same data-focus-key: typing in a box survives live updates.
+ */
+export function keepFocus(root, rebuild) {
+  const active = document.activeElement;
+  const key = active && root.contains(active) ? active.dataset?.focusKey : null;
+  const range =
+    key && typeof active.selectionStart === "number"
+      ? [active.selectionStart, active.selectionEnd]
+      : null;
+  rebuild();
+  if (!key || active.isConnected) return;
+  const again = root.querySelector(`[data-focus-key="${CSS.escape(key)}"]`);
+  if (!again) return;
+  again.focus({ preventScroll: true });
+  if (range) {
+    try {
+      again.setSelectionRange(...range);
+    } catch {
+      // not a text box
+    }
+  }
+}

@@ -95,6 +95,13 @@ async def test_named_vote_from_open_to_protocol(live_server: Server) -> None:
         for deputy, choice in zip(room.deputies, choices, strict=False):
             result = await ok(deputy, "vote.cast", vote=vote, choice=choice)
             assert result["counted"] is True and result["choice"] == {"option": choice}
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            mine = await http.get(
+                f"/api/votes/{vote}/mine",
+                headers={"Authorization": f"Bearer {live_server.token('deputy02')}"},
+            )
+            assert mine.json() == {"vote": vote, "voted": True, "choice": {"option": "yes"}}
+            assert (await http.get(f"/api/votes/{vote}/mine")).status_code == 403
         # Changing one's mind is allowed until close (the demo reglament says so).
         await ok(room.deputies[0], "vote.cast", vote=vote, choice="no")
         state = await room.settle()
@@ -154,6 +161,12 @@ async def test_secret_vote_publishes_receipts_and_stores_no_link(
             assert set(result) == {"vote", "counted", "seq"}  # nothing that links
             mine[i] = (code, choice)
         await refused(room.deputies[0], "vote.cast", "invalid_args", vote=vote, choice=["c1"])
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            own = await http.get(
+                f"/api/votes/{vote}/mine",
+                headers={"Authorization": f"Bearer {live_server.token('deputy02')}"},
+            )
+            assert own.json() == {"vote": vote, "voted": True}  # whether, never how
         await refused(
             room.deputies[0],
             "vote.cast",

@@ -1,5 +1,5 @@
 // /chair: the chair's console. Open and close the sitting, take up agenda items,
-// follow attendance and the quorum, give and end the floor.
+// follow attendance and the quorum, give and end the floor, put questions to the vote.
 
 import { h } from "../dom.js";
 import { STATUS } from "../live.js";
@@ -9,6 +9,7 @@ import { attendanceSummary, presentList } from "../ui/attendance.js";
 import { messageArea, perform } from "../ui/feedback.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
+import { votingCard } from "./chair-voting.js";
 import { runMemberPage } from "./member.js";
 
 const SPEECH_MINUTES = [1, 2, 3, 5, 10];
@@ -54,11 +55,14 @@ function buildChairConsole({ auth, live, sessionId }) {
       ...content,
     );
 
+  const voting = votingCard({ auth, live, sessionId, send });
+
   const el = h(
     "div",
     { class: "console chair-console", "data-testid": "chair-console" },
     slots.header,
     message.el,
+    voting.el,
     h(
       "div",
       { class: "console-grid chair-grid" },
@@ -111,6 +115,7 @@ function buildChairConsole({ auth, live, sessionId }) {
     const open = state.session?.state === "open";
     const speaking = Boolean(state.speakers?.current);
     slots.header.replaceChildren(sessionHeader(state, sessionControls(state)));
+    voting.render(state);
     slots.agenda.replaceChildren(
       agendaList(state, {
         canStart: open,

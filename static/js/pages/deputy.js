@@ -1,12 +1,16 @@
-// /deputy: the deputy's tablet. Register present, ask for the floor, follow the floor.
+// /deputy: the deputy's tablet. Register present, ask for the floor, follow the floor,
+// vote (the ballot covers the screen as soon as a vote opens).
 
 import { h } from "../dom.js";
 import { STATUS } from "../live.js";
 import { agendaList } from "../ui/agenda.js";
 import { attendanceSummary } from "../ui/attendance.js";
+import { myBallot } from "../my-ballot.js";
+import { ballotPanel } from "../ui/ballot-panel.js";
 import { messageArea, perform } from "../ui/feedback.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
+import { voteStatus } from "../ui/vote-status.js";
 import { runMemberPage } from "./member.js";
 
 function registration(state, me) {
@@ -32,7 +36,9 @@ function buildDeputyConsole({ auth, live, sessionId }) {
     floorButtons: h("div", { class: "button-row" }),
     queue: h("div"),
     agenda: h("div"),
+    vote: h("div"),
   };
+  const ballot = ballotPanel({ live, sessionId, me });
   const topic = h("input", {
     class: "input input-large",
     maxlength: 300,
@@ -74,6 +80,12 @@ function buildDeputyConsole({ auth, live, sessionId }) {
       ),
       h(
         "section",
+        { class: "card card-wide", "data-testid": "vote-card" },
+        h("h2", { class: "card-title", "data-i18n": "vote.title" }),
+        slots.vote,
+      ),
+      h(
+        "section",
         { class: "card", "data-testid": "queue-card" },
         h("h2", { class: "card-title", "data-i18n": "queue.title" }),
         slots.queue,
@@ -85,6 +97,7 @@ function buildDeputyConsole({ auth, live, sessionId }) {
         slots.agenda,
       ),
     ),
+    ballot.el,
   );
 
   function renderAttendance(state) {
@@ -188,6 +201,10 @@ function buildDeputyConsole({ auth, live, sessionId }) {
     renderFloor(state);
     slots.queue.replaceChildren(speakersQueue(state, { me }));
     slots.agenda.replaceChildren(agendaList(state));
+    const vote = state.vote;
+    const myReceipt = vote?.secret ? myBallot(vote.id, me).receipt : null;
+    slots.vote.replaceChildren(voteStatus(state, { me, myReceipt }));
+    ballot.render(state);
   }
 
   return { el, render };

@@ -2,7 +2,7 @@
 // the session, follow it live, and go back to sign-in when the token stops working.
 
 import { currentAuth, restoreAuth, signOut } from "../auth.js";
-import { h } from "../dom.js";
+import { h, keepFocus } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { LiveClient, STATUS } from "../live.js";
 import { activeSessions, defaultSession, rememberSession } from "../sessions.js";
@@ -17,8 +17,17 @@ import { startTimers } from "../ui/timer.js";
  * - allowed(user): whether this user may use the page; refusedKey: what to say if not
  * - build({auth, live, sessionId}) → {el, render(state)}: the page's console; render
  *   gets null until the first snapshot
+ * - sessionsOf(user, token): the sessions to choose from (default: open and scheduled)
+ * - logins: the quick sign-in buttons to offer
  */
-export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
+export function runMemberPage({
+  pageNameKey,
+  allowed,
+  refusedKey,
+  build,
+  sessionsOf = activeSessions,
+  logins = undefined,
+}) {
   const { header, main } = pageShell(pageNameKey);
   let current = null; // {live, console, renderPicker}
   let refused = null; // the signed-in user this page is not for
@@ -36,7 +45,7 @@ export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
     header.setUser(null);
     header.setLive(null);
     main.replaceChildren(
-      h("div", { class: "narrow" }, loginForm({ onSignedIn: start, noticeKey })),
+      h("div", { class: "narrow" }, loginForm({ onSignedIn: start, noticeKey, suggested: logins })),
     );
     main.querySelector("[data-testid=login-input]")?.focus();
   }
@@ -75,7 +84,7 @@ export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
     showMessage({ "data-i18n": "loading" });
     let sessions;
     try {
-      sessions = await activeSessions(auth.user, auth.token);
+      sessions = await sessionsOf(auth.user, auth.token);
     } catch (error) {
       showMessage({ "data-i18n": "load_error", "data-i18n-args": { message: error.message } });
       return;
@@ -104,7 +113,7 @@ export function runMemberPage({ pageNameKey, allowed, refusedKey, build }) {
     main.replaceChildren(picker, console_.el);
     const render = () => {
       if (current?.live !== live) return;
-      console_.render(live.state);
+      keepFocus(main, () => console_.render(live.state));
       tickNow();
     };
     live.addEventListener("state", render);

@@ -1,16 +1,39 @@
-// /: the public portal. Live and scheduled sessions, councils and their deputies,
-// the way in for council members. No sign-in.
+// /: the public portal. Live and scheduled sessions (a live one with its current vote's
+// progress or latest result), councils and their deputies, the way in for council
+// members. No sign-in.
 
 import { getJSON } from "../api.js";
 import { h, tx } from "../dom.js";
 import { formatDate, onLangChange } from "../i18n.js";
+import { LiveClient } from "../live.js";
 import { pageShell } from "../shell.js";
 import { stateBadge } from "../ui/session-header.js";
+import { startTimers } from "../ui/timer.js";
+import { voteBrief } from "../ui/vote-brief.js";
 
 const { main } = pageShell(null);
 const data = { sessions: null, councils: null, error: null };
 const deputies = new Map(); // council id → list, loaded when first shown
 const expanded = new Set();
+const FOLLOW_AT_MOST = 8; // live sessions followed over /ws for their votes
+const followed = new Map(); // session id → {live, slot}
+
+/** A live session's vote line: one socket per live session, updated in place. */
+function voteSlot(sessionId) {
+  if (!followed.has(sessionId)) {
+    if (followed.size >= FOLLOW_AT_MOST) return null;
+    const live = new LiveClient();
+    const slot = h("span", { class: "vote-slot", "data-testid": `vote-slot-${sessionId}` });
+    const fill = () => {
+      slot.replaceChildren(voteBrief(live.state) || "");
+      tickNow();
+    };
+    live.addEventListener("state", fill);
+    followed.set(sessionId, { live, slot, fill });
+    live.watch(sessionId);
+  }
+  return followed.get(sessionId).slot;
+}
 
 function sessionCard(s) {
   return h(
@@ -28,6 +51,7 @@ function sessionCard(s) {
     ),
     h("span", { class: "session-card-title" }, s.title),
     h("span", { class: "muted" }, s.council?.name || ""),
+    s.state === "open" ? voteSlot(s.id) : null,
     h(
       "span",
       { class: "session-card-foot" },
@@ -162,6 +186,7 @@ function membersSection() {
       { class: "member-links" },
       link("/deputy", "nav.deputy", "portal.deputy_hint", "link-deputy"),
       link("/chair", "nav.chair", "portal.chair_hint", "link-chair"),
+      link("/clerk", "nav.clerk", "portal.clerk_hint", "link-clerk"),
     ),
   );
 }
@@ -196,7 +221,14 @@ function render() {
   );
 }
 
-onLangChange(render);
+// Countdowns by the server's clock, as the first followed socket learnt it.
+const tickNow = startTimers({
+  now: () => followed.values().next().value?.live.clock.now() ?? Date.now(),
+});
+onLangChange(() => {
+  render();
+  for (const { fill } of followed.values()) fill();
+});
 render();
 Promise.all([getJSON("/api/sessions"), getJSON("/api/councils")])
   .then(([sessions, councils]) => Object.assign(data, { sessions, councils }))

@@ -1,6 +1,6 @@
 // /watch/{session}: the public view of a live sitting. No sign-in.
 
-import { h } from "../dom.js";
+import { h, keepFocus } from "../dom.js";
 import { onLangChange } from "../i18n.js";
 import { LiveClient } from "../live.js";
 import { exposeForTests, pageShell } from "../shell.js";
@@ -9,6 +9,8 @@ import { attendanceSummary } from "../ui/attendance.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
 import { startTimers } from "../ui/timer.js";
+import { voteStatus } from "../ui/vote-status.js";
+import { votesList } from "../ui/votes-list.js";
 
 const sessionId = Number(location.pathname.split("/").filter(Boolean).pop());
 const { header, main } = pageShell(null);
@@ -46,23 +48,30 @@ function render() {
     );
     return;
   }
-  main.replaceChildren(
-    h(
-      "div",
-      { class: "watch-layout", "data-testid": "live-view", "data-seq": state.seq },
+  const voting = ["open", "pending_chair"].includes(state.vote?.state);
+  const voteCard = state.vote ? card("vote.title", "vote-card", voteStatus(state)) : null;
+  keepFocus(main, () =>
+    main.replaceChildren(
       h(
         "div",
-        { class: "watch-stage" },
-        sessionHeader(state),
-        videoPlaceholder(),
-        card("speaker.title", "speaker-card", currentSpeaker(state)),
-        card("queue.title", "queue-card", speakersQueue(state)),
-      ),
-      h(
-        "aside",
-        { class: "watch-side" },
-        card("attendance.title", "attendance-card", attendanceSummary(state)),
-        card("watch.agenda", "agenda-card", agendaList(state)),
+        { class: "watch-layout", "data-testid": "live-view", "data-seq": state.seq },
+        h(
+          "div",
+          { class: "watch-stage" },
+          sessionHeader(state),
+          voting ? voteCard : null, // a running vote comes first
+          videoPlaceholder(),
+          voting ? null : voteCard,
+          card("speaker.title", "speaker-card", currentSpeaker(state)),
+          card("queue.title", "queue-card", speakersQueue(state)),
+        ),
+        h(
+          "aside",
+          { class: "watch-side" },
+          card("attendance.title", "attendance-card", attendanceSummary(state)),
+          card("watch.agenda", "agenda-card", agendaList(state)),
+          state.votes?.length ? card("vote.sitting_votes", "votes-card", votesList(state)) : null,
+        ),
       ),
     ),
   );

@@ -1,8 +1,10 @@
-// The page header: brand, page name, connection status, who is signed in, language.
+// The page header: brand, page name, links to the member pages, connection status, who
+// is signed in, language.
 
 import { h } from "../dom.js";
 import { connStatus } from "./conn-status.js";
 import { langSwitcher } from "./lang-switcher.js";
+import { pageNav } from "./nav.js";
 
 export function mountHeader(pageNameKey) {
   const liveSlot = h("span", { class: "header-live" });
@@ -18,6 +20,7 @@ export function mountHeader(pageNameKey) {
     ),
     pageNameKey ? h("span", { class: "page-name", "data-i18n": pageNameKey }) : null,
     h("span", { class: "header-spacer" }),
+    pageNav(),
     liveSlot,
     userSlot,
     langSwitcher(),

@@ -4,6 +4,7 @@
 import { formatSeconds, secondsSince } from "../clock.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { tickCountdowns } from "./countdown.js";
 
 export function timerElement(startedAt, limitSeconds) {
   return h("span", {
@@ -31,6 +32,10 @@ function tick(clock) {
 
 /** Start updating timers against `clock` (a ServerClock); returns a function to render now. */
 export function startTimers(clock) {
-  setInterval(() => tick(clock), 250);
-  return () => tick(clock);
+  const all = () => {
+    tick(clock);
+    tickCountdowns(clock); // votes' time left
+  };
+  setInterval(all, 250);
+  return all;
 }

@@ -1,0 +1,49 @@
+// /clerk: the secretariat's page. Pick a sitting (any state), see its votes as they are
+// counted, and download each vote's protocol (JSON as a Popolo vote event, CSV).
+
+import { h } from "../dom.js";
+import { councilSessions } from "../sessions.js";
+import { protocolCard } from "../ui/protocol-summary.js";
+import { sessionHeader } from "../ui/session-header.js";
+import { runMemberPage } from "./member.js";
+
+const ROLES = new Set(["secretary", "chair", "admin"]);
+
+function buildClerkConsole() {
+  const header = h("div");
+  const list = h("div", { class: "protocol-list", "data-testid": "clerk-votes" });
+  const el = h(
+    "div",
+    { class: "console clerk-console", "data-testid": "clerk-console" },
+    header,
+    h("h2", { class: "section-title", "data-i18n": "clerk.votes" }),
+    list,
+  );
+  let last = null;
+
+  function render(state) {
+    last = state;
+    if (!state) {
+      header.replaceChildren(h("p", { class: "placeholder", "data-i18n": "watch.waiting" }));
+      return;
+    }
+    header.replaceChildren(sessionHeader(state));
+    const votes = [...(state.votes || [])].reverse(); // newest first
+    list.replaceChildren(
+      ...(votes.length
+        ? votes.map((entry) => protocolCard(entry, state, () => render(last)))
+        : [h("p", { class: "empty", "data-i18n": "vote.none_yet" })]),
+    );
+  }
+
+  return { el, render };
+}
+
+runMemberPage({
+  pageNameKey: "nav.clerk",
+  allowed: (user) => ROLES.has(user.role),
+  refusedKey: "auth.need_clerk",
+  build: buildClerkConsole,
+  sessionsOf: councilSessions,
+  logins: ["secretary", "chair"],
+});

@@ -1,0 +1,280 @@
+// The deputy's ballot: appears at once when a vote opens (full screen on the tablet,
+// inline on the chair's console), casts over the live socket, confirms what was
+// counted, lets the deputy change it where the reglament allows, and after the close
+// shows the result with the deputy's own ballot found in the published list.
+//
+// Secret votes: the tablet draws the receipt code itself and keeps it in localStorage
+// (my-ballot.js) before sending, so a reload or a reconnect keeps it; a change sends
+// the same code again.
+
+import { h, tx } from "../dom.js";
+import { STATUS } from "../live.js";
+import { myBallot, receiptFor, redrawReceipt, rememberBallot } from "../my-ballot.js";
+import { groupReceipt } from "../receipt.js";
+import { candidatePicker, yesNoButtons } from "./ballot-options.js";
+import { countdownElement } from "./countdown.js";
+import { messageArea } from "./feedback.js";
+import { voteBadges } from "./vote-heading.js";
+import { voteProgress } from "./vote-progress.js";
+import { resultPanel } from "./vote-result.js";
+import { choiceLabel, isElection } from "./vote-text.js";
+
+/**
+ * - live, sessionId, me (deputy id): who votes where
+ * - overlay: full screen (tablet) and kept after the close until dismissed; otherwise
+ *   inline, shown only while the vote is open
+ */
+export function ballotPanel({ live, sessionId, me, overlay = true }) {
+  const message = messageArea();
+  const body = h("div", { class: "ballot-body" });
+  const el = h(
+    "section",
+    {
+      class: overlay ? "ballot-panel ballot-overlay" : "ballot-panel ballot-inline",
+      "data-testid": "ballot-panel",
+      role: overlay ? "dialog" : "region",
+      "aria-modal": overlay ? "true" : null,
+      "aria-labelledby": "ballot-question",
+      hidden: true,
+    },
+    body,
+  );
+  const seen = new Set(); // votes seen open on this page: their result is shown here too
+  const dismissed = new Set();
+  const local = { vote: null, changing: false, sending: false, selected: new Set() };
+  let last = null;
+
+  const isPresent = (state) => (state.attendance?.present || []).includes(me);
+
+  function forVote(vote) {
+    if (local.vote !== vote.id) {
+      Object.assign(local, { vote: vote.id, changing: false, sending: false });
+      local.selected = new Set();
+      message.clear();
+    }
+  }
+
+  async function send(vote, choice) {
+    const args = { session: sessionId, vote: vote.id, choice };
+    const firstBallot = !(vote.voters || []).includes(me);
+    if (vote.secret) args.receipt = receiptFor(vote.id, me);
+    local.sending = true;
+    message.clear();
+    render(last);
+    const slow = setTimeout(
+      () => message.info(live.status === STATUS.ONLINE ? "msg.sending" : "msg.waiting_network"),
+      400,
+    );
+    try {
+      let result;
+      try {
+        result = await live.command("vote.cast", args);
+      } catch (error) {
+        if (error.code !== "receipt_taken" || !firstBallot) throw error;
+        // Another tablet drew the same code (80 random bits: practically never).
+        args.receipt = redrawReceipt(vote.id, me);
+        result = await live.command("vote.cast", args);
+      }
+      rememberBallot(vote.id, me, vote.secret ? { counted: true } : { choice: result.choice });
+      local.changing = false;
+      local.selected = new Set();
+      message.clear();
+    } catch (error) {
+      message.error(error);
+    } finally {
+      clearTimeout(slow);
+      local.sending = false;
+      render(last);
+    }
+  }
+
+  function registerFirst() {
+    return h(
+      "div",
+      { class: "ballot-register", "data-testid": "ballot-register-first" },
+      h("p", { class: "notice big", "data-i18n": "vote.register_first" }),
+      h("button", {
+        class: "btn btn-big btn-primary",
+        "data-testid": "ballot-register",
+        "data-i18n": "deputy.register_chamber",
+        onclick: async (event) => {
+          const button = event.currentTarget;
+          button.disabled = true;
+          try {
+            await live.command("attendance.register", { session: sessionId, present: true });
+          } catch (error) {
+            message.error(error);
+            button.disabled = false;
+          }
+        },
+      }),
+    );
+  }
+
+  function confirmation(state, vote) {
+    const ballot = myBallot(vote.id, me);
+    const canChange = Boolean(state.rules?.ballot_changes_until_close) && isPresent(state);
+    const secretKnown = vote.secret && ballot.receipt;
+    return h(
+      "div",
+      { class: "ballot-confirmation", "data-testid": "ballot-confirmation", role: "status" },
+      h(
+        "p",
+        { class: "confirm-line" },
+        h("span", { class: "confirm-icon", "aria-hidden": "true" }, "✓"),
+        h("span", { "data-i18n": "vote.counted" }),
+      ),
+      !vote.secret && ballot.choice
+        ? h(
+            "p",
+            { class: "confirm-choice" },
+            h("span", { "data-i18n": "vote.your_choice_is" }),
+            " ",
+            h(
+              "strong",
+              { "data-testid": "my-choice", "data-choice": ballot.choice.option || "" },
+              choiceLabel(ballot.choice, vote.motion),
+            ),
+          )
+        : null,
+      secretKnown ? receiptBox(ballot.receipt) : null,
+      vote.secret && !secretKnown
+        ? h("p", { class: "notice", "data-i18n": "vote.receipt_elsewhere" })
+        : null,
+      canChange && (!vote.secret || secretKnown)
+        ? h("button", {
+            class: "btn btn-big btn-ghost",
+            "data-testid": "ballot-change",
+            "data-i18n": "vote.change",
+            onclick: () => {
+              local.changing = true;
+              render(last);
+            },
+          })
+        : null,
+    );
+  }
+
+  function receiptBox(receipt) {
+    return h(
+      "div",
+      { class: "receipt-box" },
+      h("p", { class: "receipt-label", "data-i18n": "vote.your_receipt" }),
+      h(
+        "p",
+        { class: "receipt-big", "data-testid": "my-receipt", "data-receipt": receipt },
+        groupReceipt(receipt),
+      ),
+      h("p", { class: "muted small", "data-i18n": "vote.receipt_keep" }),
+    );
+  }
+
+  function options(state, vote) {
+    const stored = myBallot(vote.id, me).choice;
+    if (isElection(vote)) {
+      return candidatePicker({
+        motion: vote.motion,
+        selected: local.selected,
+        disabled: local.sending,
+        onToggle: (id, on) => {
+          if (on && local.selected.size < (vote.motion.max_choices || 1)) local.selected.add(id);
+          else local.selected.delete(id);
+          render(last);
+        },
+        onCast: () => {
+          const order = vote.motion.candidates.map((c) => c.id);
+          send(vote, order.filter((id) => local.selected.has(id)));
+        },
+      });
+    }
+    return yesNoButtons({
+      current: local.changing ? stored?.option : null,
+      disabled: local.sending,
+      onChoose: (option) => send(vote, option),
+    });
+  }
+
+  function openView(state, vote) {
+    const voted = (vote.voters || []).includes(me);
+    let main;
+    if (!voted && !isPresent(state)) main = registerFirst();
+    else if (voted && !local.changing) main = confirmation(state, vote);
+    else main = options(state, vote);
+    return [
+      h(
+        "div",
+        { class: "ballot-top" },
+        h("span", { class: "ballot-label", "data-i18n": "vote.now" }),
+        countdownElement(vote.closes_at, { class: "countdown countdown-big" }),
+      ),
+      voteBadges(vote),
+      h("h2", { class: "ballot-question", id: "ballot-question", tabindex: "-1" }, vote.question),
+      vote.secret && !voted
+        ? h("p", { class: "muted", "data-i18n": "vote.secret_hint" })
+        : null,
+      message.el,
+      main,
+      local.changing
+        ? h("button", {
+            class: "btn btn-ghost",
+            "data-testid": "ballot-keep",
+            "data-i18n": "vote.keep",
+            onclick: () => {
+              local.changing = false;
+              render(last);
+            },
+          })
+        : null,
+      voteProgress(state),
+    ];
+  }
+
+  function closedView(state, vote) {
+    const receipt = vote.secret ? myBallot(vote.id, me).receipt : null;
+    return [
+      h(
+        "div",
+        { class: "ballot-top" },
+        h("span", { class: "ballot-label", "data-i18n": `vote.state.${vote.state}` }),
+        h("button", {
+          class: "btn btn-ghost",
+          "data-testid": "ballot-dismiss",
+          "data-i18n": "vote.back",
+          onclick: () => {
+            dismissed.add(vote.id);
+            render(last);
+          },
+        }),
+      ),
+      h("h2", { class: "ballot-question", id: "ballot-question" }, vote.question),
+      vote.state === "cancelled"
+        ? tx("vote.cancelled_reason", { reason: vote.cancel_reason || "" }, "p", {
+            class: "notice",
+            "data-testid": "vote-cancelled",
+          })
+        : resultPanel(vote, state, { me, myReceipt: receipt, heading: false }),
+    ];
+  }
+
+  function render(state) {
+    last = state;
+    const vote = state?.vote;
+    const open = vote?.state === "open";
+    const show = Boolean(vote) && (open || (overlay && seen.has(vote.id) && !dismissed.has(vote.id)));
+    const appearing = show && el.hidden;
+    el.hidden = !show;
+    if (overlay) document.body.classList.toggle("voting", show);
+    if (!show) {
+      body.replaceChildren();
+      return;
+    }
+    forVote(vote);
+    if (open) seen.add(vote.id);
+    el.dataset.vote = vote.id;
+    el.dataset.state = vote.state;
+    body.replaceChildren(...(open ? openView(state, vote) : closedView(state, vote)));
+    if (appearing) el.querySelector("#ballot-question")?.focus({ preventScroll: true });
+  }
+
+  return { el, render };
+}
