@@ -22,8 +22,8 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import random
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -126,11 +126,12 @@ async def _client(ws_url: str, seats: list[int], pipe: Pipe) -> None:
     while True:
         order = await loop.run_in_executor(None, pipe.recv)
         if order[0] == "cast":
-            _, vote, at, which = order
-            chosen = [(s, w) for s, w in socks if s in which]
-            await asyncio.sleep(max(0.0, at - time.time()))
+            _, vote, at, spread = order
+            chosen = [(s, w) for s, w in socks if s in spread]
 
             async def timed(seat: int, ws: Any) -> float:
+                # Each deputy taps at its own instant within the same second.
+                await asyncio.sleep(max(0.0, at + spread[seat] - time.time()))
                 t0 = time.perf_counter()
                 a = await command(
                     ws,
@@ -233,12 +234,14 @@ def main() -> None:
             for p in pipes:
                 assert p.recv() == "registered"
             vote = (await chair_command(ws, "vote.open", question="Bench", kind="simple"))["vote"]
-            casters = set(seats[: a.casters])
+            # The casters tap at random instants of one second (seeded: runs compare).
+            rng = random.Random(7)
+            casters = {seat: rng.random() for seat in seats[: a.casters]}
             at = time.time() + 1.0
             for p in pipes:
                 p.send(("cast", vote, at, casters))
             acks = [x for p in pipes for x in p.recv()]
-            rest = set(seats[a.casters :])
+            rest = {seat: rng.random() * 2 for seat in seats[a.casters :]}
             for p in pipes:
                 p.send(("cast", vote, time.time(), rest))
             for p in pipes:

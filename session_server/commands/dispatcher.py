@@ -27,6 +27,8 @@ from session_server.metrics import COMMAND_SECONDS, COMMANDS
 log = structlog.get_logger(__name__)
 
 Published = Callable[[int, list[LoggedEvent]], Awaitable[None]]
+# Told of every command acknowledged and committed: (command name, its args, its result).
+Acked = Callable[[str, Any, dict[str, Any]], None]
 
 
 def ack(command_id: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -46,9 +48,10 @@ def _validation_message(exc: ValidationError) -> str:
 
 
 class Dispatcher:
-    def __init__(self, db: Database, published: Published) -> None:
+    def __init__(self, db: Database, published: Published, acked: Acked | None = None) -> None:
         self.db = db
         self._published = published
+        self._acked = acked
 
     async def execute(
         self, actor: Actor, command_id: str, name: str, raw_args: Any
@@ -119,5 +122,7 @@ class Dispatcher:
             return prior.response
         if logged:
             await self._published(args.session, logged)
+        if self._acked is not None and answer["type"] == "ack":
+            self._acked(name, args, answer["result"])
         log.info("command", command=name, id=command_id, actor=actor.key, answer=answer["type"])
         return answer

@@ -27,7 +27,16 @@ from session_server.commands.checks import (
 from session_server.commands.sections import attendance_section
 from session_server.db import models
 from session_server.db.models import iso
-from voting import Ballot, BallotError, Majority, Motion, quorum_status, tally, validate_ballot
+from voting import (
+    Ballot,
+    BallotError,
+    CouncilRules,
+    Majority,
+    Motion,
+    quorum_status,
+    tally,
+    validate_ballot,
+)
 
 # Receipt codes: 16 characters of Crockford base32 (80 random bits) from the tablet.
 RECEIPT = re.compile(r"^[0-9A-HJKMNP-TV-Z]{16}$")
@@ -149,10 +158,9 @@ async def votes_section(ctx: CommandContext) -> list[dict[str, Any]]:
 
 async def _emit_vote(ctx: CommandContext, kind: str, vote: models.Vote, **extra: Any) -> None:
     await ctx.db.flush()
-    payload = {"vote": vote_section(vote, await _voted(ctx, vote)), **extra}
-    if kind != "vote.progress":
-        payload["votes"] = await votes_section(ctx)
-    ctx.emit(kind, payload)
+    voted = await _voted(ctx, vote)
+    vote.reported_voted = voted
+    ctx.emit(kind, {"vote": vote_section(vote, voted), "votes": await votes_section(ctx), **extra})
 
 
 @command("vote.open", roles={"chair"}, args=OpenArgs)
@@ -226,30 +234,44 @@ async def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
     except BallotError as exc:
         raise CommandError(exc.code, exc.message) from exc
     stored = _stored_choice(choice)
+    # No event per ballot: with thousands of screens that would be thousands of frames per
+    # ballot. The hub reports progress a few times a second instead (vote.report).
     if vote.secret:
-        changed = await _cast_secret(ctx, vote, deputy_id, stored, args.receipt, rules)
-        result: dict[str, Any] = {"vote": vote.id, "counted": True}
-    else:
-        changed = await _cast_named(ctx, vote, deputy_id, stored, rules)
-        result = {"vote": vote.id, "counted": True, "choice": stored}
-    if not changed:
-        await _emit_vote(ctx, "vote.progress", vote)
-    return result
+        await _cast_secret(ctx, vote, deputy_id, stored, args.receipt, rules)
+        return {"vote": vote.id, "counted": True}
+    await _cast_named(ctx, vote, deputy_id, stored, rules)
+    return {"vote": vote.id, "counted": True, "choice": stored}
+
+
+@command("vote.report", roles={"system"}, args=VoteArgs)
+async def report_progress(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
+    """Tell everyone how many have voted, if that changed since the last report."""
+    vote = await _vote(ctx, args.vote)
+    if vote.state != "open":
+        return {"vote": vote.id, "reported": False}
+    voted = await _voted(ctx, vote)
+    if voted == vote.reported_voted:
+        return {"vote": vote.id, "reported": False}
+    vote.reported_voted = voted
+    ctx.emit("vote.progress", {"vote": vote_section(vote, voted)})
+    return {"vote": vote.id, "reported": True}
 
 
 async def _cast_named(
-    ctx: CommandContext, vote: models.Vote, deputy_id: int, stored: dict[str, Any], rules: Any
-) -> bool:
-    """Returns True when this replaced an earlier ballot."""
+    ctx: CommandContext,
+    vote: models.Vote,
+    deputy_id: int,
+    stored: dict[str, Any],
+    rules: CouncilRules,
+) -> None:
     ballot = await ctx.db.get(models.NamedBallot, (vote.id, deputy_id))
     if ballot is not None:
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
         ballot.choice = stored
-        return True
+        return
     ctx.db.add(models.NamedBallot(vote_id=vote.id, deputy_id=deputy_id, choice=stored))
     await _flush_unique(ctx)
-    return False
 
 
 async def _cast_secret(
@@ -258,8 +280,8 @@ async def _cast_secret(
     deputy_id: int,
     stored: dict[str, Any],
     receipt: str | None,
-    rules: Any,
-) -> bool:
+    rules: CouncilRules,
+) -> None:
     if receipt is None or not RECEIPT.match(receipt):
         raise CommandError("invalid_args", "a secret ballot needs the tablet's receipt code")
     box = await ctx.db.get(models.BallotBox, vote.id)
@@ -271,16 +293,13 @@ async def _cast_secret(
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
         if receipt not in ballots:
             raise CommandError("unknown_receipt", "to change your ballot, use your receipt code")
-        changed = True
     else:
         if receipt in ballots:
             raise CommandError("receipt_taken", "draw a new receipt code and cast again")
         ctx.db.add(models.VoteParticipant(vote_id=vote.id, deputy_id=deputy_id))
         await _flush_unique(ctx)
-        changed = False
     ballots[receipt] = stored
     box.ballots = dict(sorted(ballots.items()))
-    return changed
 
 
 async def _flush_unique(ctx: CommandContext) -> None:

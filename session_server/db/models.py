@@ -192,6 +192,8 @@ class Vote(Base):
     closes_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The `voted` count in the last event, so progress is reported only when it changed.
+    reported_voted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Outcome.to_dict() at close: everything needed to recompute the result.
     outcome: Mapped[dict[str, Any] | None]
     # Published at close: each deputy's choice (named) or receipt codes with choices (secret).

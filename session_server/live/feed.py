@@ -116,7 +116,6 @@ class Feed:
             )[:-1]
         return f'{body},"server_time":{json.dumps(server_time)}}}'
 
-
     def replay(self, since: int) -> list[LoggedEvent] | None:
         """The events after `since`, or None when they are no longer all in memory (or
         `since` is from a log this one is not: then the client needs a snapshot)."""

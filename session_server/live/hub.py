@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import select
 
@@ -15,18 +16,22 @@ from session_server.eventlog import LoggedEvent
 from session_server.live.bus import Bus
 from session_server.live.feed import Feed
 from session_server.live.outbox import Pump
+from session_server.live.progress import ProgressReporter
 from session_server.live.timers import VoteTimers
 
 
 class Hub:
-    def __init__(self, db: Database, bus: Bus, replay_buffer: int) -> None:
+    def __init__(
+        self, db: Database, bus: Bus, replay_buffer: int, progress_interval: float = 0.25
+    ) -> None:
         self.db = db
         self.bus = bus
         self.replay_buffer = replay_buffer
         self.feeds: dict[int, Feed] = {}
         self._loading = asyncio.Lock()
-        self.dispatcher = Dispatcher(db, self._committed)
+        self.dispatcher = Dispatcher(db, self._committed, self._acked)
         self.timers = VoteTimers(self._timer_close)
+        self.progress = ProgressReporter(self._report_progress, progress_interval)
         self.pump = Pump()  # sends every socket's frames; see live/outbox.py
 
     async def start(self) -> None:
@@ -42,6 +47,7 @@ class Hub:
                 await self.feed(session_id)
 
     async def stop(self) -> None:
+        await self.progress.stop()
         await self.timers.stop()
         await self.bus.stop()
 
@@ -89,6 +95,15 @@ class Hub:
         for session_id, feed in list(self.feeds.items()):
             await feed.load()
             self.timers.watch(session_id, feed.state["vote"])
+
+    def _acked(self, name: str, args: Any, result: dict[str, Any]) -> None:
+        if name == "vote.cast":
+            self.progress.ballot_counted(args.session, args.vote)
+
+    async def _report_progress(self, session_id: int, vote_id: int, command_id: str) -> None:
+        await self.dispatcher.execute(
+            SYSTEM, command_id, "vote.report", {"session": session_id, "vote": vote_id}
+        )
 
     async def _timer_close(self, session_id: int, vote_id: int) -> None:
         await self.dispatcher.execute(

@@ -8,6 +8,11 @@ import uzLatn from "./i18n/uz-Latn.js";
 import uzCyrl from "./i18n/uz-Cyrl.js";
 import ru from "./i18n/ru.js";
 import en from "./i18n/en.js";
+// Voting, results and the clerk's page, kept apart from the general texts.
+import uzLatnVote from "./i18n/vote/uz-Latn.js";
+import uzCyrlVote from "./i18n/vote/uz-Cyrl.js";
+import ruVote from "./i18n/vote/ru.js";
+import enVote from "./i18n/vote/en.js";
 
 export const LANGUAGES = Object.freeze([
   { code: "uz-Latn", label: "Oʻzbekcha", short: "OʻZ" },
@@ -17,7 +22,12 @@ export const LANGUAGES = Object.freeze([
 ]);
 export const DEFAULT_LANGUAGE = "uz-Latn";
 
-const DICTIONARIES = { "uz-Latn": uzLatn, "uz-Cyrl": uzCyrl, ru, en };
+const DICTIONARIES = {
+  "uz-Latn": { ...uzLatn, ...uzLatnVote },
+  "uz-Cyrl": { ...uzCyrl, ...uzCyrlVote },
+  ru: { ...ru, ...ruVote },
+  en: { ...en, ...enVote },
+};
 const STORAGE_KEY = "kengash.lang";
 const events = new EventTarget();
 
@@ -95,3 +105,15 @@ export function formatDate(iso) {
 }
 
 translate(document);
+
+/** A UTC time as local "2026-11-23 11:31" (the same in every language). */
+export function formatTime(iso) {
+  if (!iso) return "–";
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return iso;
+  const two = (n) => String(n).padStart(2, "0");
+  return (
+    `${when.getFullYear()}-${two(when.getMonth() + 1)}-${two(when.getDate())} ` +
+    `${two(when.getHours())}:${two(when.getMinutes())}`
+  );
+}

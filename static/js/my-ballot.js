@@ -1,8 +1,11 @@
-// What this tablet remembers about its own ballots, per vote and deputy, in
-// localStorage: a reload or a reconnect keeps the receipt code of a secret ballot (it is
-// needed to change the ballot and to find it in the published list). The choice is
-// kept for named votes only: for a secret vote the tablet keeps just the receipt.
+// What this tablet knows about its own ballots. It remembers, per vote and deputy, in
+// localStorage: whether its ballot was counted (acknowledged), the receipt code of a
+// secret ballot (needed to change the ballot and to find it in the published list; a
+// reload or a reconnect keeps it) and, for named votes only, the choice. And it can ask
+// the server (GET /api/votes/{id}/mine) whether its deputy has voted, say from another
+// device: the live events say how many have voted, never who.
 
+import { getJSON } from "./api.js";
 import { drawReceipt } from "./receipt.js";
 
 const key = (voteId, deputyId) => `kengash.ballot.${voteId}.${deputyId}`;
@@ -38,4 +41,9 @@ export function receiptFor(voteId, deputyId) {
 /** The stored code was already in the ballot box (`receipt_taken`): draw another. */
 export function redrawReceipt(voteId, deputyId) {
   return rememberBallot(voteId, deputyId, { receipt: drawReceipt() }).receipt;
+}
+
+/** {vote, voted, choice?} from the server; the choice only for a named vote. */
+export async function askServer(voteId, token) {
+  return getJSON(`/api/votes/${voteId}/mine`, { token });
 }

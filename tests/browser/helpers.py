@@ -25,6 +25,7 @@ CHROMIUM_ARGS = [
 ]
 TABLET = {"width": 1024, "height": 768}
 DESKTOP = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
 
 
 @contextmanager

@@ -5,46 +5,19 @@ exactly the state a fresh load shows, without reloading; the language switcher."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import expect
 
 from session_server.live.state import SECTIONS
-from tests.browser.helpers import DESKTOP, TABLET, Tab, chromium
+from tests.browser.helpers import Tab
 from tests.conftest import Server
 
 pytestmark = pytest.mark.browser
 
 SESSION = 1
 DEPUTY02 = "Toshmatov Bekzod Rustam oʻgʻli"  # the demo roster's seat 2
-
-
-@pytest.fixture
-def browser(sqlite_server: Server) -> Iterator[Browser]:
-    # After the server fixture: it seeds its database with asyncio.run(), which cannot run
-    # while Playwright's sync API holds an event loop.
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def tabs(browser: Browser, sqlite_server: Server) -> Iterator[dict[str, Tab]]:
-    """Open tabs by name (each in its own context); all are closed after the test."""
-    opened: dict[str, Tab] = {}
-
-    class Tabs(dict[str, Tab]):
-        def __missing__(self, name: str) -> Tab:
-            viewport = TABLET if name.startswith("deputy") else DESKTOP
-            tab = opened[name] = Tab(browser, sqlite_server.url, viewport)
-            return tab
-
-    yield Tabs()
-    errors = {name: tab.errors for name, tab in opened.items() if tab.errors}
-    for tab in opened.values():
-        tab.close()
-    assert not errors, f"script errors: {errors}"
 
 
 def server_seq(server: Server) -> int:

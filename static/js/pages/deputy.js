@@ -38,7 +38,7 @@ function buildDeputyConsole({ auth, live, sessionId }) {
     agenda: h("div"),
     vote: h("div"),
   };
-  const ballot = ballotPanel({ live, sessionId, me });
+  const ballot = ballotPanel({ live, sessionId, me, token: auth.token });
   const topic = h("input", {
     class: "input input-large",
     maxlength: 300,

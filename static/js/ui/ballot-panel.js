@@ -5,11 +5,19 @@
 //
 // Secret votes: the tablet draws the receipt code itself and keeps it in localStorage
 // (my-ballot.js) before sending, so a reload or a reconnect keeps it; a change sends
-// the same code again.
+// the same code again. Whether the deputy has voted comes from the ack, remembered,
+// or from the server (asked when a vote is first seen, and after a reconnect).
 
 import { h, tx } from "../dom.js";
+import { lang } from "../i18n.js";
 import { STATUS } from "../live.js";
-import { myBallot, receiptFor, redrawReceipt, rememberBallot } from "../my-ballot.js";
+import {
+  askServer,
+  myBallot,
+  receiptFor,
+  redrawReceipt,
+  rememberBallot,
+} from "../my-ballot.js";
 import { groupReceipt } from "../receipt.js";
 import { candidatePicker, yesNoButtons } from "./ballot-options.js";
 import { countdownElement } from "./countdown.js";
@@ -20,11 +28,11 @@ import { resultPanel } from "./vote-result.js";
 import { choiceLabel, isElection } from "./vote-text.js";
 
 /**
- * - live, sessionId, me (deputy id): who votes where
+ * - live, sessionId, me (deputy id), token: who votes where
  * - overlay: full screen (tablet) and kept after the close until dismissed; otherwise
  *   inline, shown only while the vote is open
  */
-export function ballotPanel({ live, sessionId, me, overlay = true }) {
+export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
   const message = messageArea();
   const body = h("div", { class: "ballot-body" });
   const el = h(
@@ -42,21 +50,45 @@ export function ballotPanel({ live, sessionId, me, overlay = true }) {
   const seen = new Set(); // votes seen open on this page: their result is shown here too
   const dismissed = new Set();
   const local = { vote: null, changing: false, sending: false, selected: new Set() };
+  const fromServer = new Map(); // vote id → {voted, choice?} (GET /api/votes/{id}/mine)
+  const progress = h("div");
   let last = null;
+  let shownKey = null;
 
   const isPresent = (state) => (state.attendance?.present || []).includes(me);
+  const hasVoted = (vote) =>
+    Boolean(myBallot(vote.id, me).counted || fromServer.get(vote.id)?.voted);
+
+  function ask(vote) {
+    askServer(vote.id, token)
+      .then((answer) => {
+        fromServer.set(vote.id, answer);
+        if (answer.voted) {
+          const choice = answer.choice ? { choice: answer.choice } : {};
+          rememberBallot(vote.id, me, { counted: true, ...choice });
+        }
+        if (last?.vote?.id === vote.id) render(last);
+      })
+      .catch(() => {}); // offline: asked again after the reconnect
+  }
+
+  // Back online: the deputy may have voted elsewhere meanwhile.
+  live.addEventListener("status", () => {
+    if (live.status === STATUS.ONLINE && last?.vote?.state === "open") ask(last.vote);
+  });
 
   function forVote(vote) {
     if (local.vote !== vote.id) {
       Object.assign(local, { vote: vote.id, changing: false, sending: false });
       local.selected = new Set();
       message.clear();
+      if (vote.state === "open") ask(vote);
     }
   }
 
   async function send(vote, choice) {
     const args = { session: sessionId, vote: vote.id, choice };
-    const firstBallot = !(vote.voters || []).includes(me);
+    const firstBallot = !hasVoted(vote);
     if (vote.secret) args.receipt = receiptFor(vote.id, me);
     local.sending = true;
     message.clear();
@@ -75,12 +107,15 @@ export function ballotPanel({ live, sessionId, me, overlay = true }) {
         args.receipt = redrawReceipt(vote.id, me);
         result = await live.command("vote.cast", args);
       }
-      rememberBallot(vote.id, me, vote.secret ? { counted: true } : { choice: result.choice });
+      const choice = vote.secret ? {} : { choice: result.choice };
+      rememberBallot(vote.id, me, { counted: true, ...choice });
       local.changing = false;
       local.selected = new Set();
       message.clear();
     } catch (error) {
       message.error(error);
+      // Cast from another device meanwhile? Ask what the server has.
+      if (["already_voted", "unknown_receipt"].includes(error.code)) ask(vote);
     } finally {
       clearTimeout(slow);
       local.sending = false;
@@ -195,7 +230,7 @@ export function ballotPanel({ live, sessionId, me, overlay = true }) {
   }
 
   function openView(state, vote) {
-    const voted = (vote.voters || []).includes(me);
+    const voted = hasVoted(vote);
     let main;
     if (!voted && !isPresent(state)) main = registerFirst();
     else if (voted && !local.changing) main = confirmation(state, vote);
@@ -225,7 +260,7 @@ export function ballotPanel({ live, sessionId, me, overlay = true }) {
             },
           })
         : null,
-      voteProgress(state),
+      progress, // filled on every render, without rebuilding the buttons
     ];
   }
 
@@ -272,8 +307,31 @@ export function ballotPanel({ live, sessionId, me, overlay = true }) {
     if (open) seen.add(vote.id);
     el.dataset.vote = vote.id;
     el.dataset.state = vote.state;
-    body.replaceChildren(...(open ? openView(state, vote) : closedView(state, vote)));
+    // Rebuild only when what the deputy sees changes, not at every other deputy's
+    // ballot: a button replaced under a finger would lose the tap.
+    const key = viewKey(state, vote);
+    if (key !== shownKey) {
+      shownKey = key;
+      const parts = open ? openView(state, vote) : closedView(state, vote);
+      body.replaceChildren(...parts.filter(Boolean));
+    }
+    if (open) progress.replaceChildren(voteProgress(state, { countdown: false }));
     if (appearing) el.querySelector("#ballot-question")?.focus({ preventScroll: true });
+  }
+
+  function viewKey(state, vote) {
+    return JSON.stringify([
+      lang(),
+      { ...vote, voted: null }, // the count is in `progress`
+      vote.state === "open" ? null : state.deputies,
+      hasVoted(vote),
+      isPresent(state),
+      state.rules?.ballot_changes_until_close,
+      myBallot(vote.id, me),
+      local.changing,
+      local.sending,
+      [...local.selected],
+    ]);
   }
 
   return { el, render };

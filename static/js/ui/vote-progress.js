@@ -10,7 +10,8 @@ export function progressFigures(state) {
   return { voted, of: Math.max(voted, state.attendance?.count || 0) };
 }
 
-export function voteProgress(state) {
+/** `countdown: false` where the page shows the time left elsewhere, bigger. */
+export function voteProgress(state, { countdown = true } = {}) {
   const { voted, of } = progressFigures(state);
   const share = of ? Math.min(100, (100 * voted) / of) : 0;
   return h(
@@ -25,7 +26,7 @@ export function voteProgress(state) {
       "div",
       { class: "vote-progress-line" },
       tx("vote.progress", { n: voted, m: of }, "span", { class: "vote-progress-text" }),
-      countdownElement(state.vote?.closes_at),
+      countdown ? countdownElement(state.vote?.closes_at) : null,
     ),
     h(
       "div",
