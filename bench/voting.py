@@ -129,7 +129,9 @@ async def _client(ws_url: str, seats: list[int], pipe: Pipe) -> None:
             _, vote, at, spread = order
             chosen = [(s, w) for s, w in socks if s in spread]
 
-            async def timed(seat: int, ws: Any) -> float:
+            async def timed(
+                seat: int, ws: Any, vote: int = vote, at: float = at, spread: Any = spread
+            ) -> float:
                 # Each deputy taps at its own instant within the same second.
                 await asyncio.sleep(max(0.0, at + spread[seat] - time.time()))
                 t0 = time.perf_counter()
@@ -189,7 +191,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     parser.add_argument("--port", type=int, default=8765)
     a = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     tmp = Path(tempfile.mkdtemp(prefix="kengash-bench-"))
@@ -290,7 +292,6 @@ def main() -> None:
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / f"voting-{backend}-{int(time.time())}.json").write_text(json.dumps(result, indent=2))
-    _ = statistics
 
 
 if __name__ == "__main__":

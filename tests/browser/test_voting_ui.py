@@ -44,14 +44,17 @@ def counts(scope: Tab | Locator) -> dict[str, str]:
     return {o: by(f"count-{o}").inner_text() for o in ("yes", "no", "abstain")}
 
 
-def screenshot(tab: Tab, name: str) -> None:
+def screenshot(tab: Tab, name: str, *, full_page: bool = True) -> None:
+    """For a person to look at (the ballot covers the screen: the viewport shows it)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    tab.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    tab.page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def size(element: Locator) -> tuple[float, float]:
     """Height and width as laid out (read in one step: re-renders cannot detach it)."""
-    box = element.evaluate("(el) => { const r = el.getBoundingClientRect(); return [r.height, r.width]; }")
+    box = element.evaluate(
+        "(el) => { const r = el.getBoundingClientRect(); return [r.height, r.width]; }"
+    )
     return float(box[0]), float(box[1])
 
 
@@ -305,10 +308,10 @@ def test_voting_screens_fit_a_phone(tabs: dict[str, Tab], sqlite_server: Server)
         height, width = size(panel.get_by_test_id(f"ballot-{option}"))
         assert height >= 96 and width >= 300, (option, height, width)
     assert fits_width(phone)
-    screenshot(phone, "phone-ballot")
+    screenshot(phone, "phone-ballot", full_page=False)
     panel.get_by_test_id("ballot-no").click()
     expect(panel.get_by_test_id("ballot-confirmation")).to_be_visible()
-    screenshot(phone, "phone-confirmation")
+    screenshot(phone, "phone-confirmation", full_page=False)
     for login in LOGINS[1:10]:
         cast(sqlite_server, login, vote, "yes", secret=False)
     expect(watch.by("vote-progress")).to_have_attribute("data-voted", "10")
@@ -318,7 +321,7 @@ def test_voting_screens_fit_a_phone(tabs: dict[str, Tab], sqlite_server: Server)
         chair_ws.ok("vote.close", vote=vote)
     expect(panel.get_by_test_id("result-outcome")).to_be_visible()
     assert fits_width(phone)
-    screenshot(phone, "phone-result")
+    screenshot(phone, "phone-result", full_page=False)
     expect(watch.by("result-outcome")).to_be_visible()
     assert fits_width(watch)
     screenshot(watch, "phone-watch-result")

@@ -13,7 +13,9 @@ export function votingCard({ auth, live, sessionId, send }) {
   const me = auth.user.deputy_id;
   const form = voteForm({ onSubmit: (args, button) => send(button, "vote.open", args) });
   const control = voteControl({ send });
-  const ballot = me ? ballotPanel({ live, sessionId, me, token: auth.token, overlay: false }) : null;
+  const ballot = me
+    ? ballotPanel({ live, sessionId, me, token: auth.token, overlay: false })
+    : null;
   const result = h("div", { class: "vote-result-slot" });
   const list = h("div");
   const el = h(

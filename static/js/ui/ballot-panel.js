@@ -11,13 +11,7 @@
 import { h, tx } from "../dom.js";
 import { lang } from "../i18n.js";
 import { STATUS } from "../live.js";
-import {
-  askServer,
-  myBallot,
-  receiptFor,
-  redrawReceipt,
-  rememberBallot,
-} from "../my-ballot.js";
+import { askServer, myBallot, receiptFor, redrawReceipt, rememberBallot } from "../my-ballot.js";
 import { groupReceipt } from "../receipt.js";
 import { candidatePicker, yesNoButtons } from "./ballot-options.js";
 import { countdownElement } from "./countdown.js";
@@ -218,7 +212,10 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
         },
         onCast: () => {
           const order = vote.motion.candidates.map((c) => c.id);
-          send(vote, order.filter((id) => local.selected.has(id)));
+          send(
+            vote,
+            order.filter((id) => local.selected.has(id)),
+          );
         },
       });
     }
@@ -244,9 +241,7 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
       ),
       voteBadges(vote),
       h("h2", { class: "ballot-question", id: "ballot-question", tabindex: "-1" }, vote.question),
-      vote.secret && !voted
-        ? h("p", { class: "muted", "data-i18n": "vote.secret_hint" })
-        : null,
+      vote.secret && !voted ? h("p", { class: "muted", "data-i18n": "vote.secret_hint" }) : null,
       message.el,
       main,
       local.changing
@@ -295,7 +290,8 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
     last = state;
     const vote = state?.vote;
     const open = vote?.state === "open";
-    const show = Boolean(vote) && (open || (overlay && seen.has(vote.id) && !dismissed.has(vote.id)));
+    const show =
+      Boolean(vote) && (open || (overlay && seen.has(vote.id) && !dismissed.has(vote.id)));
     const appearing = show && el.hidden;
     el.hidden = !show;
     if (overlay) document.body.classList.toggle("voting", show);

@@ -43,7 +43,9 @@ function summary(record, state) {
       h("dd", {}, formatTime(record.closed_at)),
     ),
     record.state === "cancelled"
-      ? tx("vote.cancelled_reason", { reason: record.cancel_reason || "" }, "p", { class: "notice" })
+      ? tx("vote.cancelled_reason", { reason: record.cancel_reason || "" }, "p", {
+          class: "notice",
+        })
       : resultPanel(record, state, { heading: false, ballots: false }),
   ];
 }
@@ -66,7 +68,8 @@ export function protocolCard(entry, state, rerender) {
           .finally(rerender),
       );
     }
-    if (!record || record instanceof Promise) body = h("p", { class: "muted", "data-i18n": "loading" });
+    if (!record || record instanceof Promise)
+      body = h("p", { class: "muted", "data-i18n": "loading" });
     else if (record instanceof Error) {
       body = h("p", { class: "form-error", "data-i18n": "vote.load_failed" });
     } else body = summary(record, state);

@@ -3,7 +3,7 @@
 
 import { h, tx } from "../dom.js";
 import { voteProgress } from "./vote-progress.js";
-import { OPTIONS, optionLabel } from "./vote-text.js";
+import { OPTIONS, optionLabel, outcomeShortKey } from "./vote-text.js";
 
 export function voteBrief(state) {
   const vote = state?.vote;
@@ -18,7 +18,12 @@ export function voteBrief(state) {
   const wrap = (...content) =>
     h(
       "span",
-      { class: `vote-brief vote-brief-${vote.state}`, "data-testid": "vote-brief", "data-state": vote.state, "data-vote": vote.id },
+      {
+        class: `vote-brief vote-brief-${vote.state}`,
+        "data-testid": "vote-brief",
+        "data-state": vote.state,
+        "data-vote": vote.id,
+      },
       ...content,
     );
   if (vote.state === "open") return wrap(head("vote.brief.open"), voteProgress(state));
@@ -34,10 +39,14 @@ export function voteBrief(state) {
         class: `outcome-tag outcome-${result.result}`,
         "data-testid": "vote-brief-outcome",
         "data-result": result.result || "",
-        "data-i18n": `vote.outcome_short.${result.result}`,
+        "data-i18n": outcomeShortKey(result.result, result.motion?.type === "election"),
       }),
       result.motion?.type === "yes_no"
-        ? h("span", { class: "muted" }, OPTIONS.map((o) => `${optionLabel(o)} ${counts[o] ?? 0}`).join(" · "))
+        ? h(
+            "span",
+            { class: "muted" },
+            OPTIONS.map((o) => `${optionLabel(o)} ${counts[o] ?? 0}`).join(" · "),
+          )
         : tx("vote.cast_n", { n: result.cast ?? 0 }, "span", { class: "muted" }),
     ),
   );

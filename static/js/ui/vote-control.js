@@ -87,7 +87,8 @@ export function voteControl({ send }) {
             type: "button",
             class: ["btn", "btn-big", `btn-ballot-${decision}`],
             "data-testid": `tie-${decision}`,
-            onclick: (event) => send(event.currentTarget, "vote.decide_tie", { vote: vote.id, decision }),
+            onclick: (event) =>
+              send(event.currentTarget, "vote.decide_tie", { vote: vote.id, decision }),
           },
           tx(`vote.tie_${decision}`),
         ),

@@ -22,7 +22,8 @@ export function whyNoVote(state) {
   if (!state.agenda?.current) return { key: "vote.form.no_item" };
   if (["open", "pending_chair"].includes(state.vote?.state)) return { key: "vote.form.running" };
   const a = state.attendance || {};
-  if (!a.met) return { key: "vote.form.no_quorum", args: { present: a.count ?? 0, needed: a.needed ?? "?" } };
+  if (!a.met)
+    return { key: "vote.form.no_quorum", args: { present: a.count ?? 0, needed: a.needed ?? "?" } };
   return null;
 }
 
@@ -42,7 +43,11 @@ export function voteForm({ onSubmit }) {
     "data-testid": "vote-question-input",
     oninput: () => (touched.question = true),
   });
-  const kind = h("select", { class: "input", "data-testid": "vote-kind-select", onchange: () => kindChanged() });
+  const kind = h("select", {
+    class: "input",
+    "data-testid": "vote-kind-select",
+    onchange: () => kindChanged(),
+  });
   const rule = h("span", { class: "field-hint", "data-testid": "vote-rule" });
   const secrecy = h(
     "select",
@@ -50,14 +55,25 @@ export function voteForm({ onSubmit }) {
     h("option", { value: "named", "data-i18n": "vote.named" }),
     h("option", { value: "secret", "data-i18n": "vote.secret" }),
   );
-  const election = h("input", { type: "checkbox", "data-testid": "vote-election", onchange: () => showCandidates() });
+  const election = h("input", {
+    type: "checkbox",
+    "data-testid": "vote-election",
+    onchange: () => showCandidates(),
+  });
   const candidates = h("textarea", {
     class: "input",
     rows: 4,
     "data-testid": "vote-candidates",
     "data-i18n-placeholder": "vote.form.candidates_placeholder",
   });
-  const maxChoices = h("input", { class: "input", type: "number", min: 1, max: 100, value: "1", "data-testid": "vote-max-choices" });
+  const maxChoices = h("input", {
+    class: "input",
+    type: "number",
+    min: 1,
+    max: 100,
+    value: "1",
+    "data-testid": "vote-max-choices",
+  });
   const timer = h("input", {
     class: "input",
     type: "number",
@@ -75,7 +91,12 @@ export function voteForm({ onSubmit }) {
   );
   const reason = h("p", { class: "notice", "data-testid": "vote-form-reason", hidden: true });
   const error = h("p", { class: "form-error", role: "alert", "data-testid": "vote-form-error" });
-  const submit = h("button", { type: "submit", class: "btn btn-big btn-primary", "data-testid": "vote-open", "data-i18n": "vote.form.submit" });
+  const submit = h("button", {
+    type: "submit",
+    class: "btn btn-big btn-primary",
+    "data-testid": "vote-open",
+    "data-i18n": "vote.form.submit",
+  });
   const fieldset = h(
     "fieldset",
     { class: "vote-fieldset" },
@@ -85,7 +106,11 @@ export function voteForm({ onSubmit }) {
       { class: "form-grid" },
       field("vote.form.kind", kind, rule),
       field("vote.form.secrecy", secrecy),
-      field("vote.form.timer", timer, h("span", { class: "field-hint", "data-i18n": "vote.form.timer_hint" })),
+      field(
+        "vote.form.timer",
+        timer,
+        h("span", { class: "field-hint", "data-i18n": "vote.form.timer_hint" }),
+      ),
     ),
     h("label", { class: "check" }, election, h("span", { "data-i18n": "vote.form.election" })),
     candidateFields,
@@ -93,7 +118,12 @@ export function voteForm({ onSubmit }) {
   );
   const el = h(
     "form",
-    { class: "vote-form", "data-testid": "vote-form", novalidate: true, onsubmit: (event) => submitted(event) },
+    {
+      class: "vote-form",
+      "data-testid": "vote-form",
+      novalidate: true,
+      onsubmit: (event) => submitted(event),
+    },
     reason,
     fieldset,
     error,
@@ -122,7 +152,9 @@ export function voteForm({ onSubmit }) {
     rules = state.rules || { vote_kinds: {} };
     const before = kind.value;
     kind.replaceChildren(
-      ...Object.keys(rules.vote_kinds || {}).map((name) => h("option", { value: name }, kindLabel(name))),
+      ...Object.keys(rules.vote_kinds || {}).map((name) =>
+        h("option", { value: name }, kindLabel(name)),
+      ),
     );
     if (before && before in rules.vote_kinds) kind.value = before;
     kindChanged();
@@ -143,14 +175,19 @@ export function voteForm({ onSubmit }) {
     if (!text) throw new FormError("form_question");
     const out = { question: text, kind: kind.value, secret: secrecy.value === "secret" };
     const seconds = Number(timer.value || 0);
-    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 86400) throw new FormError("form_timer");
+    if (!Number.isInteger(seconds) || seconds < 0 || seconds > 86400)
+      throw new FormError("form_timer");
     out.timer_seconds = seconds;
     if (election.checked) {
-      const names = candidates.value.split("\n").map((s) => s.trim()).filter(Boolean);
+      const names = candidates.value
+        .split("\n")
+        .map((s) => s.trim())
+        .filter(Boolean);
       if (!names.length) throw new FormError("form_candidates");
       if (new Set(names).size !== names.length) throw new FormError("form_duplicates");
       const max = Number(maxChoices.value || 1);
-      if (!Number.isInteger(max) || max < 1 || max > names.length) throw new FormError("form_max_choices");
+      if (!Number.isInteger(max) || max < 1 || max > names.length)
+        throw new FormError("form_max_choices");
       Object.assign(out, { candidates: names, max_choices: max });
     }
     return out;

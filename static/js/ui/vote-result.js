@@ -96,10 +96,7 @@ function countBars(vote) {
 }
 
 function fact(labelKey, value, testid = null) {
-  return [
-    h("dt", { "data-i18n": labelKey }),
-    h("dd", { "data-testid": testid }, value),
-  ];
+  return [h("dt", { "data-i18n": labelKey }), h("dd", { "data-testid": testid }, value)];
 }
 
 function facts(vote) {

@@ -19,7 +19,12 @@ export function voteStatus(state, options = {}) {
   const wrap = (...content) =>
     h(
       "div",
-      { class: "vote-status", "data-testid": "vote-status", "data-state": vote.state, "data-vote": vote.id },
+      {
+        class: "vote-status",
+        "data-testid": "vote-status",
+        "data-state": vote.state,
+        "data-vote": vote.id,
+      },
       ...content,
     );
   if (vote.state === "open") return wrap(voteHeading(vote), voteProgress(state));

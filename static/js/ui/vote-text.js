@@ -45,3 +45,11 @@ export function ruleText(rule) {
 export function isElection(vote) {
   return Boolean(vote?.motion?.candidates?.length);
 }
+
+/** A short outcome: "Adopted", or for an election "Elected" / "Nobody elected". */
+export function outcomeShortKey(result, election) {
+  if (election && result !== "pending_chair") {
+    return result === "adopted" ? "vote.outcome.elected" : "vote.outcome.none_elected";
+  }
+  return `vote.outcome_short.${result}`;
+}

@@ -4,7 +4,7 @@
 import { getJSON } from "../api.js";
 import { h } from "../dom.js";
 import { resultPanel } from "./vote-result.js";
-import { kindLabel, OPTIONS, optionLabel } from "./vote-text.js";
+import { kindLabel, OPTIONS, optionLabel, outcomeShortKey } from "./vote-text.js";
 
 const opened = new Set(); // vote ids whose details are open, kept across re-renders
 const loaded = new Map(); // "id:state" → the vote record, or an Error
@@ -23,10 +23,14 @@ function summary(entry) {
       class: `outcome-tag outcome-${entry.result}`,
       "data-testid": "votes-outcome",
       "data-result": entry.result || "",
-      "data-i18n": `vote.outcome_short.${entry.result}`,
+      "data-i18n": outcomeShortKey(entry.result, !named),
     }),
     named
-      ? h("span", { class: "muted" }, OPTIONS.map((o) => `${optionLabel(o)} ${counts[o]}`).join(" · "))
+      ? h(
+          "span",
+          { class: "muted" },
+          OPTIONS.map((o) => `${optionLabel(o)} ${counts[o]}`).join(" · "),
+        )
       : null,
   );
 }

@@ -64,11 +64,13 @@ export default {
   "vote.not_voted": "Did not vote: {n}",
   "vote.ballots_named": "How each deputy voted",
   "vote.ballots_secret": "Published ballots (receipt codes)",
-  "vote.receipts_hint": "Each deputy's tablet drew a receipt code; nothing links a code to a deputy.",
+  "vote.receipts_hint":
+    "Each deputy's tablet drew a receipt code; nothing links a code to a deputy.",
   "vote.receipt_search": "Find a receipt code",
   "vote.receipt_none": "No such receipt code in the list",
   "vote.receipt_yours": "your ballot",
-  "vote.receipt_missing": "Your receipt code {code} is not in the published list. Tell the secretariat.",
+  "vote.receipt_missing":
+    "Your receipt code {code} is not in the published list. Tell the secretariat.",
   "vote.counted_as": "Your ballot was counted as:",
   "vote.cancelled_reason": "The vote was cancelled. Reason: {reason}",
   "vote.details": "Full result",
@@ -83,10 +85,14 @@ export default {
   "vote.change": "Change my vote",
   "vote.keep": "Keep my vote as it is",
   "vote.your_receipt": "Your receipt code",
-  "vote.receipt_keep": "Keep it: after the close, find it in the published list to check your ballot was counted.",
-  "vote.receipt_elsewhere": "Your ballot is counted. It was cast from another device, so its receipt code is not on this tablet.",
-  "vote.secret_hint": "Secret ballot: this tablet draws a receipt code; nobody can link your choice to you.",
-  "vote.register_first": "Register your attendance first: only deputies registered present may vote.",
+  "vote.receipt_keep":
+    "Keep it: after the close, find it in the published list to check your ballot was counted.",
+  "vote.receipt_elsewhere":
+    "Your ballot is counted. It was cast from another device, so its receipt code is not on this tablet.",
+  "vote.secret_hint":
+    "Secret ballot: this tablet draws a receipt code; nobody can link your choice to you.",
+  "vote.register_first":
+    "Register your attendance first: only deputies registered present may vote.",
   "vote.choose_up_to": "Choose up to {n}",
   "vote.chosen_of": "Chosen: {n} of {max}",
   "vote.cast": "Cast my ballot",
@@ -130,7 +136,8 @@ export default {
   "err.duplicate_choice": "A candidate was chosen twice",
   "err.too_many_choices": "Too many candidates chosen",
   "err.face_check_required": "Confirm with Face ID before voting",
-  "err.unknown_receipt": "This tablet's receipt code is not in the ballot box; the ballot cannot be changed from here",
+  "err.unknown_receipt":
+    "This tablet's receipt code is not in the ballot box; the ballot cannot be changed from here",
   "err.receipt_taken": "The receipt code is taken; try again",
   "err.no_quorum": "No quorum: a vote cannot open",
   "err.vote_running": "A vote is still running",
