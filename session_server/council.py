@@ -163,7 +163,7 @@ async def schedule_session(
         "rules": rules.model_dump(mode="json"),
         "deputies": await deputies_section(db, council.id),
         "agenda": await agenda_section(db, session),
-        "attendance": await attendance_section(db, session.id, rules),
+        "attendance": attendance_section([], rules),
         "speakers": await speakers_section(db, session.id),
     }
     eventlog.append(db, session, [("session.scheduled", payload)], utcnow())

@@ -9,7 +9,6 @@ from pydantic import Field
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
 from session_server.commands.checks import (
     acting_deputy,
-    council_rules,
     deputy_of_council,
     require_own_council,
 )
@@ -24,7 +23,12 @@ class RegisterArgs(SessionArgs):
     deputy: int | None = Field(default=None, gt=0)
 
 
-@command("attendance.register", roles={"deputy", "chair", "secretary"}, args=RegisterArgs)
+@command(
+    "attendance.register",
+    roles={"deputy", "chair", "secretary"},
+    args=RegisterArgs,
+    checks_first=True,
+)
 async def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
     """Register a deputy present (or leaving) for this sitting."""
     require_own_council(ctx)
@@ -38,15 +42,15 @@ async def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
         raise CommandError("forbidden", "only the secretariat registers another deputy")
     await deputy_of_council(ctx, deputy_id)
 
-    row = await ctx.db.get(models.Attendance, (ctx.session.id, deputy_id))
+    rows = await ctx.attendance()
+    row = rows.get(deputy_id)
     if row is not None and row.present == args.present and row.mode == args.mode:
         return {"deputy": deputy_id, "present": args.present, "changed": False}
     if row is None:
-        row = models.Attendance(session_id=ctx.session.id, deputy_id=deputy_id)
+        row = rows[deputy_id] = models.Attendance(session_id=ctx.session.id, deputy_id=deputy_id)
         ctx.db.add(row)
     row.present, row.mode, row.changed_at = args.present, args.mode, ctx.now
-    await ctx.db.flush()
-    attendance = await attendance_section(ctx.db, ctx.session.id, await council_rules(ctx))
+    attendance = attendance_section(rows.values(), await ctx.rules())
     ctx.emit(
         "attendance.changed",
         {"attendance": attendance, "deputy": deputy_id, "present": args.present},

@@ -6,7 +6,6 @@ from sqlalchemy import select
 
 from session_server.commands.base import CommandContext, CommandError
 from session_server.db import models
-from voting import CouncilRules
 
 
 def require_open(ctx: CommandContext) -> None:
@@ -46,10 +45,6 @@ def acting_deputy(ctx: CommandContext) -> int:
     return ctx.actor.deputy_id
 
 
-async def council_rules(ctx: CommandContext) -> CouncilRules:
-    return CouncilRules.model_validate((await ctx.council()).rules)
-
-
 async def is_present(ctx: CommandContext, deputy_id: int) -> bool:
-    row = await ctx.db.get(models.Attendance, (ctx.session.id, deputy_id))
+    row = (await ctx.attendance()).get(deputy_id)
     return row is not None and row.present

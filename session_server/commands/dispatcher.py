@@ -21,7 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from session_server import eventlog
 from session_server.auth.tokens import Actor
 from session_server.commands import REGISTRY
-from session_server.commands.base import CommandContext, CommandError, CommandSpec, SessionArgs
+from session_server.commands.base import (
+    CommandContext,
+    CommandError,
+    CommandSpec,
+    Loaded,
+    SessionArgs,
+)
 from session_server.db import models
 from session_server.db.engine import Database
 from session_server.db.models import utcnow
@@ -165,13 +171,14 @@ class Dispatcher:
             else:
                 # Under the session lock: a concurrent retry elsewhere has committed by now.
                 stored = await self._stored(db, batch)
+                loaded = Loaded()
                 for one in batch:
                     key = (one.actor.key, one.command_id)
                     prior = stored.get(key)
                     if prior is not None:
                         answers.append(self._repeat(prior, one))
                         continue
-                    answer = await self._run_one(db, session, one)
+                    answer, loaded = await self._run_one(db, session, loaded, one)
                     answers.append(answer)
                     record = models.CommandResult(
                         actor=one.actor.key,
@@ -206,25 +213,31 @@ class Dispatcher:
         return prior.response
 
     async def _run_one(
-        self, db: AsyncSession, session: models.Session, one: _Pending
-    ) -> dict[str, Any]:
+        self, db: AsyncSession, session: models.Session, loaded: Loaded, one: _Pending
+    ) -> tuple[dict[str, Any], Loaded]:
+        """Run one command; returns its answer and what later commands may reuse."""
         now = utcnow()
-        ctx = CommandContext(db=db, session=session, actor=one.actor, now=now)
+        ctx = CommandContext(db=db, session=session, actor=one.actor, now=now, loaded=loaded)
         try:
-            async with db.begin_nested():
+            if one.spec.checks_first:
                 result = await one.spec.handler(ctx, one.args)
-                one.logged = eventlog.append(db, session, ctx.events, now)
+            else:
+                async with db.begin_nested():
+                    result = await one.spec.handler(ctx, one.args)
+            one.logged = eventlog.append(db, session, ctx.events, now)
         except CommandError as exc:
             one.logged = []
+            if one.spec.checks_first:
+                return nack(one.command_id, exc.code, exc.message), loaded
             # The savepoint's rollback expired what the handler had changed; reload it
             # now, since an async session cannot load lazily when the next command reads.
             for obj in list(db.identity_map.values()):
                 if inspect(obj).expired_attributes:
                     await db.refresh(obj)
-            return nack(one.command_id, exc.code, exc.message)
+            return nack(one.command_id, exc.code, exc.message), Loaded()
         if one.logged:
             result = {**result, "seq": one.logged[-1][0]}
-        return ack(one.command_id, result)
+        return ack(one.command_id, result), loaded
 
     async def _finish(self, session_id: int, batch: list[_Pending]) -> None:
         logged = [event for one in batch for event in one.logged]

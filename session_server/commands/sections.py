@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -68,20 +69,12 @@ async def agenda_section(db: AsyncSession, row: models.Session) -> dict[str, Any
     }
 
 
-async def attendance_section(
-    db: AsyncSession, session_id: int, rules: CouncilRules
-) -> dict[str, Any]:
-    rows = (
-        await db.scalars(
-            select(models.Attendance)
-            .where(models.Attendance.session_id == session_id, models.Attendance.present)
-            .order_by(models.Attendance.deputy_id)
-        )
-    ).all()
-    quorum = quorum_status(len(rows), rules)
+def attendance_section(rows: Iterable[models.Attendance], rules: CouncilRules) -> dict[str, Any]:
+    present = sorted((a for a in rows if a.present), key=lambda a: a.deputy_id)
+    quorum = quorum_status(len(present), rules)
     return {
-        "present": [a.deputy_id for a in rows],
-        "remote": [a.deputy_id for a in rows if a.mode == "remote"],
+        "present": [a.deputy_id for a in present],
+        "remote": [a.deputy_id for a in present if a.mode == "remote"],
         "count": quorum.present,
         "seats": quorum.seats,
         "needed": quorum.needed,

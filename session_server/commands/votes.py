@@ -12,19 +12,17 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
 from session_server.commands.checks import (
     acting_deputy,
-    council_rules,
     is_present,
     require_no_running_vote,
     require_open,
     require_own_council,
 )
-from session_server.commands.sections import attendance_section
 from session_server.db import models
 from session_server.db.models import iso
 from voting import (
@@ -92,10 +90,40 @@ def _stored_choice(choice: str | frozenset[str]) -> dict[str, Any]:
 
 
 async def _vote(ctx: CommandContext, vote_id: int) -> models.Vote:
-    vote = await ctx.db.get(models.Vote, vote_id)
+    vote = ctx.loaded.votes.get(vote_id) or await ctx.db.get(models.Vote, vote_id)
     if vote is None or vote.session_id != ctx.session.id:
         raise CommandError("not_found", f"there is no vote {vote_id} in this session")
+    ctx.loaded.votes[vote_id] = vote
     return vote
+
+
+async def _named(ctx: CommandContext, vote: models.Vote) -> dict[int, models.NamedBallot]:
+    """A named vote's ballots by deputy, read once per batch."""
+    if vote.id not in ctx.loaded.named:
+        rows = await ctx.db.scalars(
+            select(models.NamedBallot).where(models.NamedBallot.vote_id == vote.id)
+        )
+        ctx.loaded.named[vote.id] = {b.deputy_id: b for b in rows}
+    return ctx.loaded.named[vote.id]
+
+
+async def _participants(ctx: CommandContext, vote: models.Vote) -> set[int]:
+    """Who has voted in a secret vote, read once per batch."""
+    if vote.id not in ctx.loaded.participants:
+        rows = await ctx.db.scalars(
+            select(models.VoteParticipant.deputy_id).where(
+                models.VoteParticipant.vote_id == vote.id
+            )
+        )
+        ctx.loaded.participants[vote.id] = set(rows)
+    return ctx.loaded.participants[vote.id]
+
+
+async def _box(ctx: CommandContext, vote: models.Vote) -> models.BallotBox:
+    box = ctx.loaded.boxes.get(vote.id) or await ctx.db.get(models.BallotBox, vote.id)
+    assert box is not None  # created with the vote
+    ctx.loaded.boxes[vote.id] = box
+    return box
 
 
 async def _voters(ctx: CommandContext, vote: models.Vote) -> list[int]:
@@ -107,9 +135,7 @@ async def _voters(ctx: CommandContext, vote: models.Vote) -> list[int]:
 
 
 async def _voted(ctx: CommandContext, vote: models.Vote) -> int:
-    table = models.VoteParticipant if vote.secret else models.NamedBallot
-    count = await ctx.db.scalar(select(func.count()).where(table.vote_id == vote.id))
-    return int(count or 0)
+    return len(await _participants(ctx, vote) if vote.secret else await _named(ctx, vote))
 
 
 def vote_section(vote: models.Vote, voted: int) -> dict[str, Any]:
@@ -170,7 +196,7 @@ async def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
     require_open(ctx)
     if ctx.session.current_item_id is None:
         raise CommandError("wrong_state", "start an agenda item before opening a vote")
-    rules = await council_rules(ctx)
+    rules = await ctx.rules()
     kind = rules.vote_kinds.get(args.kind)
     if kind is None:
         known = ", ".join(sorted(rules.vote_kinds))
@@ -178,8 +204,8 @@ async def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
             "unknown_kind", f"the reglament has no vote kind {args.kind!r} ({known})"
         )
     await require_no_running_vote(ctx)
-    attendance = await attendance_section(ctx.db, ctx.session.id, rules)
-    quorum = quorum_status(attendance["count"], rules)
+    present = sum(1 for a in (await ctx.attendance()).values() if a.present)
+    quorum = quorum_status(present, rules)
     if not quorum.met:
         raise CommandError(
             "no_quorum",
@@ -209,13 +235,16 @@ async def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
     )
     ctx.db.add(vote)
     await ctx.db.flush()
+    ctx.loaded.votes[vote.id] = vote
+    ctx.loaded.named[vote.id], ctx.loaded.participants[vote.id] = {}, set()
     if vote.secret:
-        ctx.db.add(models.BallotBox(vote_id=vote.id, ballots={}))
+        ctx.loaded.boxes[vote.id] = models.BallotBox(vote_id=vote.id, ballots={})
+        ctx.db.add(ctx.loaded.boxes[vote.id])
     await _emit_vote(ctx, "vote.opened", vote)
     return {"vote": vote.id, "secret": vote.secret, "closes_at": iso(vote.closes_at)}
 
 
-@command("vote.cast", roles={"deputy", "chair"}, args=CastArgs)
+@command("vote.cast", roles={"deputy", "chair"}, args=CastArgs, checks_first=True)
 async def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
     """Cast (or, where the reglament allows, change) one's ballot."""
     require_own_council(ctx)
@@ -223,7 +252,7 @@ async def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
     vote = await _vote(ctx, args.vote)
     if vote.state != "open":
         raise CommandError("vote_closed", f"the vote is {vote.state}; the ballot was not counted")
-    rules = await council_rules(ctx)
+    rules = await ctx.rules()
     if rules.face_check_per_ballot and not ctx.actor.face_verified:
         raise CommandError("face_check_required", "confirm with Face ID before voting")
     if not await is_present(ctx, deputy_id):
@@ -243,7 +272,7 @@ async def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
     return {"vote": vote.id, "counted": True, "choice": stored}
 
 
-@command("vote.report", roles={"system"}, args=VoteArgs)
+@command("vote.report", roles={"system"}, args=VoteArgs, checks_first=True)
 async def report_progress(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
     """Tell everyone how many have voted, if that changed since the last report."""
     vote = await _vote(ctx, args.vote)
@@ -264,14 +293,19 @@ async def _cast_named(
     stored: dict[str, Any],
     rules: CouncilRules,
 ) -> None:
-    ballot = await ctx.db.get(models.NamedBallot, (vote.id, deputy_id))
+    ballots = await _named(ctx, vote)
+    ballot = ballots.get(deputy_id)
     if ballot is not None:
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
         ballot.choice = stored
         return
-    ctx.db.add(models.NamedBallot(vote_id=vote.id, deputy_id=deputy_id, choice=stored))
-    await _flush_unique(ctx)
+    # The unique key (vote, deputy) stands behind this check: a ballot raced in from
+    # another process fails the commit, and the command is run again alone.
+    ballot = ballots[deputy_id] = models.NamedBallot(
+        vote_id=vote.id, deputy_id=deputy_id, choice=stored
+    )
+    ctx.db.add(ballot)
 
 
 async def _cast_secret(
@@ -284,29 +318,21 @@ async def _cast_secret(
 ) -> None:
     if receipt is None or not RECEIPT.match(receipt):
         raise CommandError("invalid_args", "a secret ballot needs the tablet's receipt code")
-    box = await ctx.db.get(models.BallotBox, vote.id)
-    assert box is not None  # created with the vote
-    ballots = dict(box.ballots)
-    already = await ctx.db.get(models.VoteParticipant, (vote.id, deputy_id))
-    if already is not None:
+    box = await _box(ctx, vote)
+    participants = await _participants(ctx, vote)
+    if deputy_id in participants:
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
-        if receipt not in ballots:
+        if receipt not in box.ballots:
             raise CommandError("unknown_receipt", "to change your ballot, use your receipt code")
     else:
-        if receipt in ballots:
+        if receipt in box.ballots:
             raise CommandError("receipt_taken", "draw a new receipt code and cast again")
+        participants.add(deputy_id)
         ctx.db.add(models.VoteParticipant(vote_id=vote.id, deputy_id=deputy_id))
-        await _flush_unique(ctx)
-    ballots[receipt] = stored
-    box.ballots = dict(sorted(ballots.items()))
-
-
-async def _flush_unique(ctx: CommandContext) -> None:
-    try:
-        await ctx.db.flush()
-    except IntegrityError as exc:  # the unique key: one ballot per deputy per vote
-        raise CommandError("already_voted", "your ballot is already cast") from exc
+    # The column writes its keys sorted (SortedJSON): the document keeps no cast order.
+    box.ballots[receipt] = stored
+    flag_modified(box, "ballots")
 
 
 async def _eligible(ctx: CommandContext, voters: list[int]) -> set[int]:
@@ -323,7 +349,7 @@ async def count_vote(
     ctx: CommandContext, vote: models.Vote, chair_decision: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the outcome record, the ballots to publish)."""
-    rules = await council_rules(ctx)
+    rules = await ctx.rules()
     motion = motion_of(vote)
     voters = await _voters(ctx, vote)
     eligible = await _eligible(ctx, voters)

@@ -41,6 +41,18 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class SortedJSON(TypeDecorator[dict[str, Any]]):
+    """JSON written with its keys in sorted order, whatever order they were added in."""
+
+    impl = JSON
+    cache_ok = True
+
+    def process_bind_param(
+        self, value: dict[str, Any] | None, dialect: Dialect
+    ) -> dict[str, Any] | None:
+        return None if value is None else dict(sorted(value.items()))
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -229,4 +241,4 @@ class BallotBox(Base):
     __tablename__ = "ballot_boxes"
 
     vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), primary_key=True)
-    ballots: Mapped[dict[str, Any]]
+    ballots: Mapped[dict[str, Any]] = mapped_column(SortedJSON)

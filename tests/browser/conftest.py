@@ -33,7 +33,7 @@ def tabs(browser: Browser, sqlite_server: Server) -> Iterator[dict[str, Tab]]:
                 viewport = TABLET
             else:
                 viewport = DESKTOP
-            tab = opened[name] = Tab(browser, sqlite_server.url, viewport)
+            tab = self[name] = opened[name] = Tab(browser, sqlite_server.url, viewport)
             return tab
 
     yield Tabs()

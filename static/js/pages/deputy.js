@@ -202,8 +202,9 @@ function buildDeputyConsole({ auth, live, sessionId }) {
     slots.queue.replaceChildren(speakersQueue(state, { me }));
     slots.agenda.replaceChildren(agendaList(state));
     const vote = state.vote;
-    const myReceipt = vote?.secret ? myBallot(vote.id, me).receipt : null;
-    slots.vote.replaceChildren(voteStatus(state, { me, myReceipt }));
+    const mine = vote ? myBallot(vote.id, me) : {};
+    const myReceipt = vote?.secret ? mine.receipt : null;
+    slots.vote.replaceChildren(voteStatus(state, { me, myReceipt, sure: Boolean(mine.counted) }));
     ballot.render(state);
   }
 

@@ -14,6 +14,7 @@ import { STATUS } from "../live.js";
 import { askServer, myBallot, receiptFor, redrawReceipt, rememberBallot } from "../my-ballot.js";
 import { groupReceipt } from "../receipt.js";
 import { candidatePicker, yesNoButtons } from "./ballot-options.js";
+import { connStatus } from "./conn-status.js";
 import { countdownElement } from "./countdown.js";
 import { messageArea } from "./feedback.js";
 import { voteBadges } from "./vote-heading.js";
@@ -46,6 +47,9 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
   const local = { vote: null, changing: false, sending: false, selected: new Set() };
   const fromServer = new Map(); // vote id → {voted, choice?} (GET /api/votes/{id}/mine)
   const progress = h("div");
+  // The overlay covers the header: it shows the connection itself.
+  const connection = overlay ? connStatus(live) : null;
+  if (connection) connection.dataset.testid = "ballot-conn";
   let last = null;
   let shownKey = null;
 
@@ -236,7 +240,12 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
       h(
         "div",
         { class: "ballot-top" },
-        h("span", { class: "ballot-label", "data-i18n": "vote.now" }),
+        h(
+          "span",
+          { class: "ballot-label-row" },
+          h("span", { class: "ballot-label", "data-i18n": "vote.now" }),
+          connection,
+        ),
         countdownElement(vote.closes_at, { class: "countdown countdown-big" }),
       ),
       voteBadges(vote),
@@ -260,7 +269,8 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
   }
 
   function closedView(state, vote) {
-    const receipt = vote.secret ? myBallot(vote.id, me).receipt : null;
+    const mine = myBallot(vote.id, me);
+    const receipt = vote.secret ? mine.receipt : null;
     return [
       h(
         "div",
@@ -277,12 +287,18 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
         }),
       ),
       h("h2", { class: "ballot-question", id: "ballot-question" }, vote.question),
+      message.el, // a ballot sent as the vote closed: "not counted"
       vote.state === "cancelled"
         ? tx("vote.cancelled_reason", { reason: vote.cancel_reason || "" }, "p", {
             class: "notice",
             "data-testid": "vote-cancelled",
           })
-        : resultPanel(vote, state, { me, myReceipt: receipt, heading: false }),
+        : resultPanel(vote, state, {
+            me,
+            myReceipt: receipt,
+            sure: Boolean(mine.counted),
+            heading: false,
+          }),
     ];
   }
 

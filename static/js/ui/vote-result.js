@@ -137,41 +137,44 @@ function notVoted(vote, state) {
   );
 }
 
-/** "Your ballot was counted as: …" for this tablet's deputy (named) or receipt (secret). */
-function myCount(vote, { me, myReceipt }) {
+/**
+ * "Your ballot was counted as: …" for this tablet's deputy (named) or receipt (secret).
+ * A receipt the tablet knows was acknowledged (`sure`) and is missing from the published
+ * list is a warning; an unacknowledged one (a cast that failed) is simply not shown.
+ */
+function myCount(vote, { me, myReceipt, sure }) {
   let found = null;
-  let code = null;
   if (vote.secret && myReceipt) {
-    code = myReceipt;
     found = (vote.ballots?.receipts || []).find((b) => b.receipt === myReceipt);
+    if (!found && sure) {
+      return tx("vote.receipt_missing", { code: groupReceipt(myReceipt) }, "p", {
+        class: "my-count warn",
+        "data-testid": "my-counted-as",
+        "data-found": "false",
+      });
+    }
   } else if (!vote.secret && me) {
     found = (vote.ballots?.named || []).find((b) => b.deputy === me);
-    if (!found) return null;
-  } else return null;
-  if (!found) {
-    return tx("vote.receipt_missing", { code: groupReceipt(code) }, "p", {
-      class: "my-count warn",
-      "data-testid": "my-counted-as",
-      "data-found": "false",
-    });
   }
+  if (!found) return null;
   return h(
     "p",
     { class: "my-count", "data-testid": "my-counted-as", "data-found": "true" },
     h("span", { "data-i18n": "vote.counted_as" }),
     " ",
     h("strong", {}, choiceLabel(found.choice, vote.motion)),
-    code ? h("code", { class: "receipt-code" }, groupReceipt(code)) : null,
+    vote.secret ? h("code", { class: "receipt-code" }, groupReceipt(myReceipt)) : null,
   );
 }
 
 /**
  * The result panel for a counted vote (`vote.result` set), or null before.
- * Options: `me` (the deputy id on this tablet), `myReceipt` (this tablet's secret code),
- * `heading` (show the question), `ballots` (show the published ballots).
+ * Options: `me` (the deputy id on this tablet), `myReceipt` (this tablet's secret code;
+ * `sure`: its ballot was acknowledged), `heading` (show the question), `ballots` (show
+ * the published ballots).
  */
 export function resultPanel(vote, state, options = {}) {
-  const { me = null, myReceipt = null, heading = true, ballots = true } = options;
+  const { me = null, myReceipt = null, sure = false, heading = true, ballots = true } = options;
   if (!vote?.result) return null;
   return h(
     "section",
@@ -183,7 +186,7 @@ export function resultPanel(vote, state, options = {}) {
     },
     heading ? voteHeading(vote) : null,
     outcomeBanner(vote),
-    myCount(vote, { me, myReceipt }),
+    myCount(vote, { me, myReceipt, sure }),
     countBars(vote),
     facts(vote),
     notVoted(vote, state),
