@@ -205,6 +205,12 @@ async def get_vote(request: Request) -> JSONResponse:
     return JSONResponse(exports.vote_json(await _vote_record(request)))
 
 
+def _closed(record: exports.VoteRecord) -> exports.VoteRecord:
+    if record.vote.state in ("open", "pending_chair"):
+        raise ApiError(409, "vote_open", "the protocol is made when the vote is closed")
+    return record
+
+
 async def vote_protocol_json(request: Request) -> JSONResponse:
     """
     ---
@@ -213,8 +219,9 @@ async def vote_protocol_json(request: Request) -> JSONResponse:
     responses:
       200: {description: Popolo vote event}
       404: {description: no such vote}
+      409: {description: the vote is still open}
     """
-    record = await _vote_record(request)
+    record = _closed(await _vote_record(request))
     return JSONResponse(
         exports.popolo(record),
         headers={"Content-Disposition": f'attachment; filename="vote-{record.vote.id}.json"'},
@@ -229,8 +236,9 @@ async def vote_protocol_csv(request: Request) -> Response:
     responses:
       200: {description: CSV}
       404: {description: no such vote}
+      409: {description: the vote is still open}
     """
-    record = await _vote_record(request)
+    record = _closed(await _vote_record(request))
     return Response(
         exports.protocol_csv(record),
         media_type="text/csv; charset=utf-8",

@@ -98,6 +98,9 @@ async def test_named_vote_from_open_to_protocol(live_server: Server) -> None:
         vote = opened["vote"]
         await refused(room.chair, "agenda.start_item", "vote_running", item=2)
         await refused(room.chair, "vote.open", "vote_running", question="again", kind="simple")
+        async with httpx.AsyncClient(base_url=live_server.url) as http:
+            early = await http.get(f"/api/votes/{vote}/protocol.csv")
+            assert early.status_code == 409 and early.json()["error"]["code"] == "vote_open"
         choices = ["yes"] * 12 + ["no"] * 4 + ["abstain"] * 2
         for deputy, choice in zip(room.deputies, choices, strict=False):
             result = await ok(deputy, "vote.cast", vote=vote, choice=choice)

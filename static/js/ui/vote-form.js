@@ -22,9 +22,8 @@ export function whyNoVote(state) {
   if (!state.agenda?.current) return { key: "vote.form.no_item" };
   if (["open", "pending_chair"].includes(state.vote?.state)) return { key: "vote.form.running" };
   const a = state.attendance || {};
-  if (!a.met)
-    return { key: "vote.form.no_quorum", args: { present: a.count ?? 0, needed: a.needed ?? "?" } };
-  return null;
+  if (a.met) return null;
+  return { key: "vote.form.no_quorum", args: { present: a.count ?? 0, needed: a.needed ?? "?" } };
 }
 
 class FormError extends Error {
@@ -41,7 +40,6 @@ export function voteForm({ onSubmit }) {
     rows: 2,
     maxlength: 1000,
     "data-testid": "vote-question-input",
-    oninput: () => (touched.question = true),
   });
   const kind = h("select", {
     class: "input",
@@ -128,7 +126,7 @@ export function voteForm({ onSubmit }) {
     fieldset,
     error,
   );
-  const touched = { question: false, timer: false };
+  const touched = { timer: false }; // the chair's own timer stays when the rules change
   let rules = null;
   let rulesKey = "";
   let item = null;
@@ -164,8 +162,7 @@ export function voteForm({ onSubmit }) {
   function syncItem(state) {
     const current = state.agenda?.current ?? null;
     if (current === item) return;
-    item = current;
-    touched.question = false;
+    item = current; // a new item: its title is the question, unless the chair edits it
     const found = (state.agenda?.items || []).find((i) => i.id === current);
     question.value = found ? found.title : "";
   }
