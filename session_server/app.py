@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -62,6 +63,11 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
+        # Thousands of long-lived sockets make a full collection pause the loop for most
+        # of a second (docs/performance.md): collect young objects rarely and move what
+        # start-up made out of the collector's sight.
+        gc.set_threshold(50_000, 20, 100)
+        gc.freeze()
         log.info("started", database=db.engine.url.render_as_string(), demo=settings.demo)
         try:
             yield

@@ -42,15 +42,15 @@ async def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
         raise CommandError("forbidden", "only the secretariat registers another deputy")
     await deputy_of_council(ctx, deputy_id)
 
-    rows = await ctx.attendance()
-    row = rows.get(deputy_id)
+    row = await ctx.attendance_of(deputy_id)
     if row is not None and row.present == args.present and row.mode == args.mode:
         return {"deputy": deputy_id, "present": args.present, "changed": False}
     if row is None:
-        row = rows[deputy_id] = models.Attendance(session_id=ctx.session.id, deputy_id=deputy_id)
+        row = models.Attendance(session_id=ctx.session.id, deputy_id=deputy_id)
+        ctx.loaded.attendance[deputy_id] = row
         ctx.db.add(row)
     row.present, row.mode, row.changed_at = args.present, args.mode, ctx.now
-    attendance = attendance_section(rows.values(), await ctx.rules())
+    attendance = attendance_section(await ctx.present(), await ctx.rules())
     ctx.emit(
         "attendance.changed",
         {"attendance": attendance, "deputy": deputy_id, "present": args.present},

@@ -7,7 +7,7 @@ in that same transaction, so the change and its record commit together or not at
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -45,15 +45,25 @@ ArgsT = TypeVar("ArgsT", bound=SessionArgs)
 class Loaded:
     """Rows the batch's transaction has read, kept for its later commands. The session
     lock is held throughout, so only the batch's own commands change them, and they
-    change them here too: 500 ballots need one read of the attendance, not 500."""
+    change them here too. Rows about deputies are read for all the deputies the batch
+    concerns at once (`deputies`): 200 ballots need one read of attendance, not 200."""
 
+    deputies: frozenset[int] = frozenset()
     council: models.Council | None = None
     rules: CouncilRules | None = None
-    attendance: dict[int, models.Attendance] | None = None  # by deputy
+    attendance: dict[int, models.Attendance | None] = field(default_factory=dict)
     votes: dict[int, models.Vote] = field(default_factory=dict)
-    named: dict[int, dict[int, models.NamedBallot]] = field(default_factory=dict)
-    participants: dict[int, set[int]] = field(default_factory=dict)  # secret: who voted
+    # (vote, deputy) -> the named ballot, or None when known to be absent
+    named: dict[tuple[int, int], models.NamedBallot | None] = field(default_factory=dict)
+    # (vote, deputy) -> has voted in a secret vote
+    participants: dict[tuple[int, int], bool] = field(default_factory=dict)
     boxes: dict[int, models.BallotBox] = field(default_factory=dict)
+
+    def wanted(
+        self, known: Mapping[Any, Any], deputy_id: int, key: Callable[[int], Any]
+    ) -> set[int]:
+        """The batch's deputies (and this one) whose rows are not read yet."""
+        return {d for d in self.deputies | {deputy_id} if key(d) not in known}
 
 
 @dataclass
@@ -80,14 +90,29 @@ class CommandContext:
             self.loaded.rules = CouncilRules.model_validate((await self.council()).rules)
         return self.loaded.rules
 
-    async def attendance(self) -> dict[int, models.Attendance]:
-        """Every attendance row of the session, by deputy."""
-        if self.loaded.attendance is None:
+    async def attendance_of(self, deputy_id: int) -> models.Attendance | None:
+        known = self.loaded.attendance
+        if deputy_id not in known:
+            wanted = self.loaded.wanted(known, deputy_id, lambda d: d)
             rows = await self.db.scalars(
-                select(models.Attendance).where(models.Attendance.session_id == self.session.id)
+                select(models.Attendance).where(
+                    models.Attendance.session_id == self.session.id,
+                    models.Attendance.deputy_id.in_(wanted),
+                )
             )
-            self.loaded.attendance = {a.deputy_id: a for a in rows}
-        return self.loaded.attendance
+            found = {a.deputy_id: a for a in rows}
+            for d in wanted:
+                known[d] = found.get(d)
+        return known[deputy_id]
+
+    async def present(self) -> list[tuple[int, str]]:
+        """(deputy, mode) of everyone registered present, by deputy."""
+        rows = await self.db.execute(
+            select(models.Attendance.deputy_id, models.Attendance.mode)
+            .where(models.Attendance.session_id == self.session.id, models.Attendance.present)
+            .order_by(models.Attendance.deputy_id)
+        )
+        return [(d, m) for d, m in rows]
 
 
 Handler = Callable[[CommandContext, ArgsT], Awaitable[dict[str, Any]]]

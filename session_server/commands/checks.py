@@ -46,5 +46,5 @@ def acting_deputy(ctx: CommandContext) -> int:
 
 
 async def is_present(ctx: CommandContext, deputy_id: int) -> bool:
-    row = (await ctx.attendance()).get(deputy_id)
+    row = await ctx.attendance_of(deputy_id)
     return row is not None and row.present

@@ -171,7 +171,7 @@ class Dispatcher:
             else:
                 # Under the session lock: a concurrent retry elsewhere has committed by now.
                 stored = await self._stored(db, batch)
-                loaded = Loaded()
+                loaded = self._fresh(batch)
                 for one in batch:
                     key = (one.actor.key, one.command_id)
                     prior = stored.get(key)
@@ -191,6 +191,12 @@ class Dispatcher:
         for one, answer in zip(batch, answers, strict=True):
             if not one.answer.done():
                 one.answer.set_result(answer)
+
+    @staticmethod
+    def _fresh(batch: list[_Pending]) -> Loaded:
+        deputies = {one.actor.deputy_id for one in batch if one.actor.deputy_id is not None}
+        deputies |= {d for one in batch if isinstance(d := getattr(one.args, "deputy", None), int)}
+        return Loaded(deputies=frozenset(deputies))
 
     async def _stored(
         self, db: AsyncSession, batch: list[_Pending]
@@ -234,7 +240,7 @@ class Dispatcher:
             for obj in list(db.identity_map.values()):
                 if inspect(obj).expired_attributes:
                     await db.refresh(obj)
-            return nack(one.command_id, exc.code, exc.message), Loaded()
+            return nack(one.command_id, exc.code, exc.message), Loaded(loaded.deputies)
         if one.logged:
             result = {**result, "seq": one.logged[-1][0]}
         return ack(one.command_id, result), loaded

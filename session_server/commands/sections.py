@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -69,12 +68,12 @@ async def agenda_section(db: AsyncSession, row: models.Session) -> dict[str, Any
     }
 
 
-def attendance_section(rows: Iterable[models.Attendance], rules: CouncilRules) -> dict[str, Any]:
-    present = sorted((a for a in rows if a.present), key=lambda a: a.deputy_id)
+def attendance_section(present: list[tuple[int, str]], rules: CouncilRules) -> dict[str, Any]:
+    """From (deputy, mode) of those present, by deputy."""
     quorum = quorum_status(len(present), rules)
     return {
-        "present": [a.deputy_id for a in present],
-        "remote": [a.deputy_id for a in present if a.mode == "remote"],
+        "present": [d for d, _ in present],
+        "remote": [d for d, mode in present if mode == "remote"],
         "count": quorum.present,
         "seats": quorum.seats,
         "needed": quorum.needed,

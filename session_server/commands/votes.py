@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm.attributes import flag_modified
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
@@ -97,26 +97,37 @@ async def _vote(ctx: CommandContext, vote_id: int) -> models.Vote:
     return vote
 
 
-async def _named(ctx: CommandContext, vote: models.Vote) -> dict[int, models.NamedBallot]:
-    """A named vote's ballots by deputy, read once per batch."""
-    if vote.id not in ctx.loaded.named:
+async def _named_ballot(
+    ctx: CommandContext, vote: models.Vote, deputy_id: int
+) -> models.NamedBallot | None:
+    known = ctx.loaded.named
+    if (vote.id, deputy_id) not in known:
+        wanted = ctx.loaded.wanted(known, deputy_id, lambda d: (vote.id, d))
         rows = await ctx.db.scalars(
-            select(models.NamedBallot).where(models.NamedBallot.vote_id == vote.id)
-        )
-        ctx.loaded.named[vote.id] = {b.deputy_id: b for b in rows}
-    return ctx.loaded.named[vote.id]
-
-
-async def _participants(ctx: CommandContext, vote: models.Vote) -> set[int]:
-    """Who has voted in a secret vote, read once per batch."""
-    if vote.id not in ctx.loaded.participants:
-        rows = await ctx.db.scalars(
-            select(models.VoteParticipant.deputy_id).where(
-                models.VoteParticipant.vote_id == vote.id
+            select(models.NamedBallot).where(
+                models.NamedBallot.vote_id == vote.id, models.NamedBallot.deputy_id.in_(wanted)
             )
         )
-        ctx.loaded.participants[vote.id] = set(rows)
-    return ctx.loaded.participants[vote.id]
+        found = {b.deputy_id: b for b in rows}
+        for d in wanted:
+            known[(vote.id, d)] = found.get(d)
+    return known[(vote.id, deputy_id)]
+
+
+async def _has_voted_secretly(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> bool:
+    known = ctx.loaded.participants
+    if (vote.id, deputy_id) not in known:
+        wanted = ctx.loaded.wanted(known, deputy_id, lambda d: (vote.id, d))
+        rows = await ctx.db.scalars(
+            select(models.VoteParticipant.deputy_id).where(
+                models.VoteParticipant.vote_id == vote.id,
+                models.VoteParticipant.deputy_id.in_(wanted),
+            )
+        )
+        found = set(rows)
+        for d in wanted:
+            known[(vote.id, d)] = d in found
+    return known[(vote.id, deputy_id)]
 
 
 async def _box(ctx: CommandContext, vote: models.Vote) -> models.BallotBox:
@@ -135,7 +146,9 @@ async def _voters(ctx: CommandContext, vote: models.Vote) -> list[int]:
 
 
 async def _voted(ctx: CommandContext, vote: models.Vote) -> int:
-    return len(await _participants(ctx, vote) if vote.secret else await _named(ctx, vote))
+    table = models.VoteParticipant if vote.secret else models.NamedBallot
+    count = await ctx.db.scalar(select(func.count()).where(table.vote_id == vote.id))
+    return int(count or 0)
 
 
 def vote_section(vote: models.Vote, voted: int) -> dict[str, Any]:
@@ -204,8 +217,7 @@ async def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
             "unknown_kind", f"the reglament has no vote kind {args.kind!r} ({known})"
         )
     await require_no_running_vote(ctx)
-    present = sum(1 for a in (await ctx.attendance()).values() if a.present)
-    quorum = quorum_status(present, rules)
+    quorum = quorum_status(len(await ctx.present()), rules)
     if not quorum.met:
         raise CommandError(
             "no_quorum",
@@ -236,7 +248,6 @@ async def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
     ctx.db.add(vote)
     await ctx.db.flush()
     ctx.loaded.votes[vote.id] = vote
-    ctx.loaded.named[vote.id], ctx.loaded.participants[vote.id] = {}, set()
     if vote.secret:
         ctx.loaded.boxes[vote.id] = models.BallotBox(vote_id=vote.id, ballots={})
         ctx.db.add(ctx.loaded.boxes[vote.id])
@@ -293,8 +304,7 @@ async def _cast_named(
     stored: dict[str, Any],
     rules: CouncilRules,
 ) -> None:
-    ballots = await _named(ctx, vote)
-    ballot = ballots.get(deputy_id)
+    ballot = await _named_ballot(ctx, vote, deputy_id)
     if ballot is not None:
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
@@ -302,9 +312,8 @@ async def _cast_named(
         return
     # The unique key (vote, deputy) stands behind this check: a ballot raced in from
     # another process fails the commit, and the command is run again alone.
-    ballot = ballots[deputy_id] = models.NamedBallot(
-        vote_id=vote.id, deputy_id=deputy_id, choice=stored
-    )
+    ballot = models.NamedBallot(vote_id=vote.id, deputy_id=deputy_id, choice=stored)
+    ctx.loaded.named[(vote.id, deputy_id)] = ballot
     ctx.db.add(ballot)
 
 
@@ -319,8 +328,7 @@ async def _cast_secret(
     if receipt is None or not RECEIPT.match(receipt):
         raise CommandError("invalid_args", "a secret ballot needs the tablet's receipt code")
     box = await _box(ctx, vote)
-    participants = await _participants(ctx, vote)
-    if deputy_id in participants:
+    if await _has_voted_secretly(ctx, vote, deputy_id):
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
         if receipt not in box.ballots:
@@ -328,7 +336,7 @@ async def _cast_secret(
     else:
         if receipt in box.ballots:
             raise CommandError("receipt_taken", "draw a new receipt code and cast again")
-        participants.add(deputy_id)
+        ctx.loaded.participants[(vote.id, deputy_id)] = True
         ctx.db.add(models.VoteParticipant(vote_id=vote.id, deputy_id=deputy_id))
     # The column writes its keys sorted (SortedJSON): the document keeps no cast order.
     box.ballots[receipt] = stored
