@@ -42,6 +42,8 @@ MAX_REFUSED = 50
 
 
 class TokenBucket:
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
     def __init__(self, rate: float, burst: int) -> None:
         self.rate, self.burst = rate, float(burst)
         self.tokens, self.stamp = float(burst), time.monotonic()
@@ -61,6 +63,18 @@ class TokenBucket:
 
 
 class Connection:
+    __slots__ = (
+        "_bucket",
+        "_outbox",
+        "_refused",
+        "actor",
+        "audience",
+        "feeds",
+        "hub",
+        "settings",
+        "ws",
+    )
+
     def __init__(self, ws: WebSocket, actor: Actor, hub: Hub, settings: Settings) -> None:
         self.ws = ws
         self.actor = actor

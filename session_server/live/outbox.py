@@ -63,6 +63,20 @@ class _Rest:
 
 
 class Outbox:
+    # Thousands of these live as long as their sockets: no __dict__, nothing made early.
+    __slots__ = (
+        "_asked",
+        "_busy",
+        "_close",
+        "_close_code",
+        "_finished",
+        "_frames",
+        "_limit",
+        "_pump",
+        "_send",
+        "_tasks",
+    )
+
     def __init__(self, send: Send, close: Close, pump: Pump, limit: int) -> None:
         self._send = send
         self._close = close
@@ -72,8 +86,15 @@ class Outbox:
         self._busy = False  # a task of ours is finishing a send that had to wait
         self._asked = False  # already in the pump's list
         self._close_code: int | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self.finished = asyncio.Event()  # set once the close frame is sent (or failed)
+        self._tasks: set[asyncio.Task[None]] | None = None
+        self._finished: asyncio.Event | None = None
+
+    @property
+    def finished(self) -> asyncio.Event:
+        """Set once the close frame is sent (or sending failed)."""
+        if self._finished is None:
+            self._finished = asyncio.Event()
+        return self._finished
 
     @property
     def closing(self) -> bool:
@@ -145,10 +166,12 @@ class Outbox:
             self.finished.set()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._tasks is None:
+            self._tasks = set()
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     def cancel(self) -> None:
-        for task in list(self._tasks):
+        for task in list(self._tasks or ()):
             task.cancel()
