@@ -25,7 +25,8 @@ run: $(STAMP)
 	@echo "  Watch a session:     http://$(HOST):$(PORT)/watch/1"
 	@echo "  Chair console:       http://$(HOST):$(PORT)/chair    (log in as: chair)"
 	@echo "  Deputy tablet:       http://$(HOST):$(PORT)/deputy   (log in as: deputy02 ... deputy33)"
-	@echo "  Secretariat:         log in as: secretary; operator: operator; admin: admin"
+	@echo "  Clerk (protocols):   http://$(HOST):$(PORT)/clerk    (log in as: secretary)"
+	@echo "  Also:                operator, admin"
 	@echo "  All demo logins:     $(BIN)/kengash demo --list"
 	@echo ""
 	KENGASH_DEMO=1 KENGASH_HOST=$(HOST) KENGASH_PORT=$(PORT) $(BIN)/kengash serve

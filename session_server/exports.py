@@ -30,10 +30,11 @@ def _candidate_names(vote: models.Vote) -> dict[str, str]:
     return {c["id"]: c["name"] for c in vote.motion.get("candidates", [])}
 
 
-def _label(choice: dict[str, Any], names: dict[str, str]) -> str:
-    if "option" in choice:
-        return str(choice["option"])
-    return "; ".join(names.get(c, c) for c in choice["candidates"]) or "blank"
+def _label(choice: str | list[str], names: dict[str, str]) -> str:
+    """A published choice: an option, or the candidates chosen (none: a blank ballot)."""
+    if isinstance(choice, str):
+        return choice
+    return "; ".join(names.get(c, c) for c in choice) or "blank"
 
 
 def vote_json(r: VoteRecord) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def popolo(r: VoteRecord) -> dict[str, Any]:
         "seats": outcome.get("seats"),
     }
     if v.ballots and "named" in v.ballots:
-        chosen = {b["deputy"]: _label(b["choice"], names) for b in v.ballots["named"]}
+        chosen = {deputy: _label(choice, names) for deputy, choice in v.ballots["named"]}
         event["votes"] = [
             {
                 "voter": {"id": f"deputy-{d.id}", "name": d.full_name},
@@ -102,8 +103,8 @@ def popolo(r: VoteRecord) -> dict[str, Any]:
         ]
     elif v.ballots and "receipts" in v.ballots:
         event["receipts"] = [
-            {"receipt": b["receipt"], "option": _label(b["choice"], names)}
-            for b in v.ballots["receipts"]
+            {"receipt": receipt, "option": _label(choice, names)}
+            for receipt, choice in v.ballots["receipts"]
         ]
     return event
 
@@ -139,7 +140,7 @@ def protocol_csv(r: VoteRecord) -> str:
         w.writerow([names.get(option, option), value])
     w.writerow([])
     if v.ballots and "named" in v.ballots:
-        chosen = {b["deputy"]: _label(b["choice"], names) for b in v.ballots["named"]}
+        chosen = {deputy: _label(choice, names) for deputy, choice in v.ballots["named"]}
         w.writerow(["seat", "deputy", "choice"])
         for d in r.deputies:
             not_voted = str(d.id) in outcome.get("not_voted", [])
@@ -152,6 +153,6 @@ def protocol_csv(r: VoteRecord) -> str:
             )
     elif v.ballots and "receipts" in v.ballots:
         w.writerow(["receipt", "choice"])
-        for b in v.ballots["receipts"]:
-            w.writerow([b["receipt"], _label(b["choice"], names)])
+        for receipt, choice in v.ballots["receipts"]:
+            w.writerow([receipt, _label(choice, names)])
     return out.getvalue()

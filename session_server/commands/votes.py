@@ -82,6 +82,7 @@ def motion_of(vote: models.Vote) -> Motion:
 
 
 def _choice_of(stored: dict[str, Any]) -> str | tuple[str, ...]:
+    """As published: an option ("yes") or the candidates chosen (["c1", "c3"])."""
     return stored["option"] if "option" in stored else tuple(stored["candidates"])
 
 
@@ -371,7 +372,7 @@ async def count_vote(
         ballots = [
             Ballot(str(d), _choice_of(c)) for d, c in zip(voters, box.ballots.values(), strict=True)
         ]
-        extra = {"receipts": [{"receipt": r, "choice": c} for r, c in box.ballots.items()]}
+        extra = {"receipts": [[r, _choice_of(c)] for r, c in box.ballots.items()]}
     else:
         rows = await ctx.db.scalars(
             select(models.NamedBallot)
@@ -380,7 +381,8 @@ async def count_vote(
         )
         named = list(rows)
         ballots = [Ballot(str(b.deputy_id), _choice_of(b.choice)) for b in named]
-        extra = {"named": [{"deputy": b.deputy_id, "choice": b.choice} for b in named]}
+        # Pairs, not objects: every screen gets this list, 2,000 entries at most.
+        extra = {"named": [[b.deputy_id, _choice_of(b.choice)] for b in named]}
     outcome = tally(
         motion,
         Majority.model_validate({k: v for k, v in vote.rule.items() if k != "secret"}),

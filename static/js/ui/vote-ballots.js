@@ -8,6 +8,27 @@ import { choiceLabel } from "./vote-text.js";
 
 const queries = new Map(); // vote id → what was typed in its search box
 
+// The server publishes pairs, to keep a frame that goes to every screen small:
+// [deputy, choice] and [receipt, choice], a choice being an option ("yes") or the
+// candidates chosen (["c1", "c3"]; none: a blank ballot).
+function asChoice(choice) {
+  return typeof choice === "string" ? { option: choice } : { candidates: choice };
+}
+
+export function namedRows(vote) {
+  return (vote.ballots?.named || []).map(([deputy, choice]) => ({
+    deputy,
+    choice: asChoice(choice),
+  }));
+}
+
+export function receiptRows(vote) {
+  return (vote.ballots?.receipts || []).map(([receipt, choice]) => ({
+    receipt,
+    choice: asChoice(choice),
+  }));
+}
+
 function choiceTag(choice, motion) {
   const option = choice?.option || (choice?.candidates?.length ? "candidates" : "blank");
   return h(
@@ -22,7 +43,7 @@ function seatOf(state, id) {
 }
 
 export function namedBallots(vote, state, { me = null } = {}) {
-  const rows = [...(vote.ballots?.named || [])].sort(
+  const rows = namedRows(vote).sort(
     (a, b) => (seatOf(state, a.deputy) || 0) - (seatOf(state, b.deputy) || 0),
   );
   return h(
@@ -50,7 +71,7 @@ export function namedBallots(vote, state, { me = null } = {}) {
 }
 
 export function receiptList(vote, { mine = null } = {}) {
-  const rows = vote.ballots?.receipts || [];
+  const rows = receiptRows(vote);
   const empty = h("p", { class: "empty", hidden: true, "data-i18n": "vote.receipt_none" });
   const list = h(
     "ul",

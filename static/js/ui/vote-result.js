@@ -6,7 +6,7 @@ import { h, tx } from "../dom.js";
 import { t } from "../i18n.js";
 import { groupReceipt } from "../receipt.js";
 import { deputyName } from "./names.js";
-import { namedBallots, receiptList } from "./vote-ballots.js";
+import { namedBallots, namedRows, receiptList, receiptRows } from "./vote-ballots.js";
 import { voteHeading } from "./vote-heading.js";
 import {
   candidateName,
@@ -145,7 +145,7 @@ function notVoted(vote, state) {
 function myCount(vote, { me, myReceipt, sure }) {
   let found = null;
   if (vote.secret && myReceipt) {
-    found = (vote.ballots?.receipts || []).find((b) => b.receipt === myReceipt);
+    found = receiptRows(vote).find((b) => b.receipt === myReceipt);
     if (!found && sure) {
       return tx("vote.receipt_missing", { code: groupReceipt(myReceipt) }, "p", {
         class: "my-count warn",
@@ -154,7 +154,7 @@ function myCount(vote, { me, myReceipt, sure }) {
       });
     }
   } else if (!vote.secret && me) {
-    found = (vote.ballots?.named || []).find((b) => b.deputy === me);
+    found = namedRows(vote).find((b) => b.deputy === me);
   }
   if (!found) return null;
   return h(
