@@ -346,12 +346,7 @@ async def _cast_secret(
 
 async def _eligible(ctx: CommandContext, voters: list[int]) -> set[int]:
     """Who may vote at close: deputies present, and anyone who voted and then left."""
-    present = await ctx.db.scalars(
-        select(models.Attendance.deputy_id).where(
-            models.Attendance.session_id == ctx.session.id, models.Attendance.present
-        )
-    )
-    return set(present) | set(voters)
+    return {deputy for deputy, _ in await ctx.present()} | set(voters)
 
 
 async def count_vote(
@@ -364,8 +359,7 @@ async def count_vote(
     eligible = await _eligible(ctx, voters)
     extra: dict[str, Any]
     if vote.secret:
-        box = await ctx.db.get(models.BallotBox, vote.id)
-        assert box is not None
+        box = await _box(ctx, vote)
         if len(box.ballots) != len(voters):
             raise CommandError("internal", "the ballot box does not match the participants")
         # Counting needs no pairing: any one-to-one assignment gives the same counts.
@@ -374,15 +368,16 @@ async def count_vote(
         ]
         extra = {"receipts": [[r, _choice_of(c)] for r, c in box.ballots.items()]}
     else:
-        rows = await ctx.db.scalars(
-            select(models.NamedBallot)
+        # Columns, not ORM objects: 2,000 ballots are read at the moment everyone waits.
+        rows = await ctx.db.execute(
+            select(models.NamedBallot.deputy_id, models.NamedBallot.choice)
             .where(models.NamedBallot.vote_id == vote.id)
             .order_by(models.NamedBallot.deputy_id)
         )
-        named = list(rows)
-        ballots = [Ballot(str(b.deputy_id), _choice_of(b.choice)) for b in named]
+        named = [(deputy, _choice_of(choice)) for deputy, choice in rows]
+        ballots = [Ballot(str(deputy), choice) for deputy, choice in named]
         # Pairs, not objects: every screen gets this list, 2,000 entries at most.
-        extra = {"named": [[b.deputy_id, _choice_of(b.choice)] for b in named]}
+        extra = {"named": [[deputy, choice] for deputy, choice in named]}
     outcome = tally(
         motion,
         Majority.model_validate({k: v for k, v in vote.rule.items() if k != "secret"}),
