@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse
 
 from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
+from session_server.validation import validation_message
 
 MAX_BODY = 64 * 1024
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -37,10 +38,7 @@ async def read_json(request: Request, model: type[ModelT]) -> ModelT:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        where = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        raise ApiError(422, "invalid_body", where) from exc
+        raise ApiError(422, "invalid_body", validation_message(exc, "body")) from exc
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:

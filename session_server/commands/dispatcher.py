@@ -33,6 +33,7 @@ from session_server.db.engine import Database
 from session_server.db.models import utcnow
 from session_server.eventlog import LoggedEvent
 from session_server.metrics import COMMAND_SECONDS, COMMANDS
+from session_server.validation import validation_message
 
 log = structlog.get_logger(__name__)
 
@@ -47,14 +48,6 @@ def ack(command_id: str, result: dict[str, Any]) -> dict[str, Any]:
 
 def nack(command_id: str | None, code: str, message: str) -> dict[str, Any]:
     return {"type": "nack", "id": command_id, "error": {"code": code, "message": message}}
-
-
-def _validation_message(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "args"
-        parts.append(f"{where}: {err['msg']}")
-    return "; ".join(parts)
 
 
 @dataclass
@@ -105,7 +98,7 @@ class Dispatcher:
         try:
             args = spec.args.model_validate(raw_args)
         except ValidationError as exc:
-            return nack(command_id, "invalid_args", _validation_message(exc))
+            return nack(command_id, "invalid_args", validation_message(exc, "args"))
         pending = _Pending(
             actor, command_id, name, spec, args, asyncio.get_running_loop().create_future()
         )

@@ -27,6 +27,7 @@ from session_server.live.outbox import Outbox
 from session_server.live.projection import audience_of
 from session_server.metrics import SLOW_CLOSED, SOCKETS
 from session_server.settings import Settings
+from session_server.validation import validation_message
 
 log = structlog.get_logger(__name__)
 
@@ -151,11 +152,7 @@ class Connection:
             command_id = raw.get("id") if isinstance(raw, dict) else None
             if not isinstance(command_id, str):
                 command_id = None
-            where = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'frame'}: {e['msg']}"
-                for e in exc.errors()[:3]
-            )
-            self.send(nack(command_id, "bad_message", where))
+            self.send(nack(command_id, "bad_message", validation_message(exc, "frame")))
             return
         if isinstance(frame, Command):
             answer = await self.hub.dispatcher.execute(self.actor, frame.id, frame.cmd, frame.args)
