@@ -392,12 +392,15 @@ async def count_vote(
     return record, extra
 
 
-async def _finish(ctx: CommandContext, vote: models.Vote, chair_decision: str | None) -> None:
+async def _finish(
+    ctx: CommandContext, vote: models.Vote, chair_decision: str | None
+) -> dict[str, Any]:
     record, published = await count_vote(ctx, vote, chair_decision)
     vote.outcome, vote.ballots = record, published
     vote.state = "pending_chair" if record["result"] == "pending_chair" else "closed"
     vote.closed_at = ctx.now
     await _emit_vote(ctx, "vote.closed", vote)
+    return {"vote": vote.id, "result": record["result"]}
 
 
 @command("vote.close", roles={"chair", "system"}, args=VoteArgs)
@@ -407,9 +410,7 @@ async def close_vote(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
     vote = await _vote(ctx, args.vote)
     if vote.state != "open":
         raise CommandError("wrong_state", f"the vote is {vote.state}")
-    await _finish(ctx, vote, None)
-    assert vote.outcome is not None
-    return {"vote": vote.id, "result": vote.outcome["result"]}
+    return await _finish(ctx, vote, None)
 
 
 @command("vote.decide_tie", roles={"chair"}, args=DecideTieArgs)
@@ -419,9 +420,7 @@ async def decide_tie(ctx: CommandContext, args: DecideTieArgs) -> dict[str, Any]
     vote = await _vote(ctx, args.vote)
     if vote.state != "pending_chair":
         raise CommandError("wrong_state", "this vote awaits no casting vote")
-    await _finish(ctx, vote, args.decision)
-    assert vote.outcome is not None
-    return {"vote": vote.id, "result": vote.outcome["result"]}
+    return await _finish(ctx, vote, args.decision)
 
 
 @command("vote.cancel", roles={"chair"}, args=CancelArgs)
