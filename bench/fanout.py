@@ -343,9 +343,8 @@ def prepare_database(url: str) -> None:
 
     async def go() -> None:
         database = Database(url)
-        await upgrade(database.write_engine)
-        async with database.write() as session:
-            await demo.seed(session, date.today())
+        await upgrade(database.engine)
+        await database.transact(lambda session: demo.seed(session, date.today()))
         await database.dispose()
 
     asyncio.run(go())

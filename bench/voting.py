@@ -54,6 +54,7 @@ def prepare(url: str, seats: int) -> None:
 
     async def run() -> None:
         from sqlalchemy import select
+        from sqlalchemy.orm import Session as DbSession
 
         from session_server.council import (
             RosterRow,
@@ -67,18 +68,19 @@ def prepare(url: str, seats: int) -> None:
         from voting import CouncilRules
 
         db = Database(url)
-        await upgrade(db.write_engine)
-        async with db.write() as s:
+        await upgrade(db.engine)
+
+        def write(s: DbSession) -> None:
             rules = CouncilRules.model_validate(
                 {"seats": seats, "ballot_changes_until_close": False, "timer_seconds": None}
             )
-            council = await get_or_create_council(s, "Bench Kengashi", rules)
+            council = get_or_create_council(s, "Bench Kengashi", rules)
             rows = [
                 RosterRow(full_name=f"Deputat {n}", pinfl=f"3{n:013d}", seat=n)
                 for n in range(1, seats + 1)
             ]
-            await import_roster(s, council, rows)
-            deputies = await s.scalars(select(models.Deputy).order_by(models.Deputy.seat_no))
+            import_roster(s, council, rows)
+            deputies = s.scalars(select(models.Deputy).order_by(models.Deputy.seat_no))
             for i, d in enumerate(deputies):
                 s.add(
                     models.User(
@@ -89,7 +91,9 @@ def prepare(url: str, seats: int) -> None:
                         deputy_id=d.id,
                     )
                 )
-            await schedule_session(s, council, "Bench", date.today(), [("Item", "")])
+            schedule_session(s, council, "Bench", date.today(), [("Item", "")])
+
+        await db.transact(write)
         await db.dispose()
 
     asyncio.run(run())

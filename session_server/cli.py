@@ -57,7 +57,7 @@ async def _migrate(settings: Settings) -> None:
 
     db = Database(settings.database_url)
     try:
-        await upgrade(db.write_engine)
+        await upgrade(db.engine)
     finally:
         await db.dispose()
 
@@ -70,18 +70,25 @@ def migrate() -> None:
 
 
 async def _demo(settings: Settings, list_only: bool) -> None:
+    from sqlalchemy.orm import Session as DbSession
+
     from session_server import demo as demo_data
     from session_server.db.engine import Database
 
     db = Database(settings.database_url)
     try:
         if not list_only:
-            async with db.write() as session:
-                if await demo_data.is_seeded(session):
-                    err.print("the database already has data; the demo was not seeded again")
-                else:
-                    sitting = await demo_data.seed(session, date.today())
-                    err.print(f"[green]demo council seeded[/green]; session {sitting.id}")
+
+            def seed(session: DbSession) -> int | None:
+                if demo_data.is_seeded(session):
+                    return None
+                return demo_data.seed(session, date.today()).id
+
+            sitting = await db.transact(seed)
+            if sitting is None:
+                err.print("the database already has data; the demo was not seeded again")
+            else:
+                err.print(f"[green]demo council seeded[/green]; session {sitting}")
         async with db.read() as session:
             users = await demo_data.demo_users(session)
         if list_only:
@@ -103,8 +110,14 @@ def demo(
 
 async def _import(settings: Settings, text: str, name: str, region: str, seats: int | None) -> str:
     from sqlalchemy import select
+    from sqlalchemy.orm import Session as DbSession
 
-    from session_server.council import get_or_create_council, import_roster, parse_roster
+    from session_server.council import (
+        ImportResult,
+        get_or_create_council,
+        import_roster,
+        parse_roster,
+    )
     from session_server.db import models
     from session_server.db.engine import Database
     from voting import CouncilRules
@@ -112,17 +125,16 @@ async def _import(settings: Settings, text: str, name: str, region: str, seats: 
     rows = parse_roster(text)
     db = Database(settings.database_url)
     try:
-        async with db.write() as session:
-            council = await session.scalar(
-                select(models.Council).where(models.Council.name == name)
-            )
+
+        def write(session: DbSession) -> ImportResult:
+            council = session.scalar(select(models.Council).where(models.Council.name == name))
             if council is None:
                 if seats is None:
                     raise typer.BadParameter("a new council needs --seats")
-                council = await get_or_create_council(
-                    session, name, CouncilRules(seats=seats), region
-                )
-            result = await import_roster(session, council, rows)
+                council = get_or_create_council(session, name, CouncilRules(seats=seats), region)
+            return import_roster(session, council, rows)
+
+        result = await db.transact(write)
     finally:
         await db.dispose()
     return f"council {result.council_id}: {result.added} added, {result.updated} updated"

@@ -11,7 +11,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from session_server import eventlog
 from session_server.commands.sections import (
@@ -85,8 +85,8 @@ class ImportResult:
     updated: int
 
 
-async def import_roster(
-    db: AsyncSession, council: models.Council, rows: Sequence[RosterRow]
+def import_roster(
+    db: DbSession, council: models.Council, rows: Sequence[RosterRow]
 ) -> ImportResult:
     """Add or update deputies by PINFL. Runs in the caller's transaction."""
     rules = CouncilRules.model_validate(council.rules)
@@ -95,7 +95,7 @@ async def import_roster(
         raise RosterError(f"seats beyond the council's {rules.seats}: {over}")
     existing = {
         d.pinfl: d
-        for d in await db.scalars(
+        for d in db.scalars(
             select(models.Deputy).where(models.Deputy.pinfl.in_([r.pinfl for r in rows]))
         )
     }
@@ -113,23 +113,23 @@ async def import_roster(
             updated += 1
         deputy.full_name, deputy.seat_no = row.full_name, row.seat
         deputy.district, deputy.faction = row.district, row.faction
-    await db.flush()
+    db.flush()
     return ImportResult(council.id, added, updated)
 
 
-async def get_or_create_council(
-    db: AsyncSession, name: str, rules: CouncilRules, region: str = ""
+def get_or_create_council(
+    db: DbSession, name: str, rules: CouncilRules, region: str = ""
 ) -> models.Council:
-    council = await db.scalar(select(models.Council).where(models.Council.name == name))
+    council = db.scalar(select(models.Council).where(models.Council.name == name))
     if council is None:
         council = models.Council(name=name, region=region, rules=rules.model_dump(mode="json"))
         db.add(council)
-        await db.flush()
+        db.flush()
     return council
 
 
-async def schedule_session(
-    db: AsyncSession,
+def schedule_session(
+    db: DbSession,
     council: models.Council,
     title: str,
     on: date,
@@ -140,7 +140,7 @@ async def schedule_session(
     carries everything a screen needs (roster, rules, agenda) so the log alone tells the
     whole sitting."""
     if number is None:
-        last = await db.scalar(
+        last = db.scalar(
             select(func.max(models.Session.number)).where(models.Session.council_id == council.id)
         )
         number = (last or 0) + 1
@@ -148,23 +148,23 @@ async def schedule_session(
         council_id=council.id, number=number, title=title, scheduled_for=on, last_seq=0
     )
     db.add(session)
-    await db.flush()
+    db.flush()
     for position, (item_title, rapporteur) in enumerate(agenda, start=1):
         db.add(
             models.AgendaItem(
                 session_id=session.id, position=position, title=item_title, rapporteur=rapporteur
             )
         )
-    await db.flush()
+    db.flush()
     rules = CouncilRules.model_validate(council.rules)
     payload = {
         "session": session_section(session),
         "council": council_section(council),
         "rules": rules.model_dump(mode="json"),
-        "deputies": await deputies_section(db, council.id),
-        "agenda": await agenda_section(db, session),
+        "deputies": deputies_section(db, council.id),
+        "agenda": agenda_section(db, session),
         "attendance": attendance_section([], rules),
-        "speakers": await speakers_section(db, session.id),
+        "speakers": speakers_section(db, session.id),
     }
     eventlog.append(db, session, [("session.scheduled", payload)], utcnow())
     return session

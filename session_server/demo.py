@@ -8,6 +8,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from session_server.council import RosterRow, get_or_create_council, import_roster, schedule_session
 from session_server.db import models
@@ -140,15 +141,15 @@ STAFF = [
 ]
 
 
-async def is_seeded(db: AsyncSession) -> bool:
-    return bool(await db.scalar(select(func.count()).select_from(models.Council)))
+def is_seeded(db: DbSession) -> bool:
+    return bool(db.scalar(select(func.count()).select_from(models.Council)))
 
 
-async def seed(db: AsyncSession, today: date) -> models.Session:
-    council = await get_or_create_council(db, COUNCIL, RULES, REGION)
-    await import_roster(db, council, roster())
+def seed(db: DbSession, today: date) -> models.Session:
+    council = get_or_create_council(db, COUNCIL, RULES, REGION)
+    import_roster(db, council, roster())
     deputies = list(
-        await db.scalars(
+        db.scalars(
             select(models.Deputy)
             .where(models.Deputy.council_id == council.id)
             .order_by(models.Deputy.seat_no)
@@ -183,7 +184,7 @@ async def seed(db: AsyncSession, today: date) -> models.Session:
                 council_id=None if s.role == "admin" else council.id,
             )
         )
-    return await schedule_session(
+    return schedule_session(
         db, council, "Yunusobod tumani Kengashining navbatdagi sessiyasi", today, AGENDA
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from session_server.db import models
 from session_server.db.models import iso
@@ -22,7 +23,7 @@ def wire_event(kind: str, at: datetime, payload: dict[str, Any]) -> dict[str, An
 
 
 def append(
-    db: AsyncSession,
+    db: DbSession,
     session: models.Session,
     events: Sequence[tuple[str, dict[str, Any]]],
     at: datetime,

@@ -99,7 +99,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
-    await upgrade(database.write_engine)
+    await upgrade(database.engine)
     try:
         yield database
     finally:
@@ -111,8 +111,7 @@ async def demo_db(db: Database) -> Database:
     """A migrated database holding the demo council and its session 1."""
     from session_server import demo
 
-    async with db.write() as session:
-        await demo.seed(session, date.today())
+    await db.transact(lambda session: demo.seed(session, date.today()))
     return db
 
 
@@ -187,9 +186,8 @@ def seed_demo(url: str) -> None:
         from session_server import demo
 
         database = Database(url)
-        await upgrade(database.write_engine)
-        async with database.write() as session:
-            await demo.seed(session, date.today())
+        await upgrade(database.engine)
+        await database.transact(lambda session: demo.seed(session, date.today()))
         await database.dispose()
 
     asyncio.run(prepare())

@@ -22,23 +22,23 @@ class StartItemArgs(SessionArgs):
 
 
 @command("agenda.start_item", roles={"chair"}, args=StartItemArgs)
-async def start_item(ctx: CommandContext, args: StartItemArgs) -> dict[str, Any]:
+def start_item(ctx: CommandContext, args: StartItemArgs) -> dict[str, Any]:
     """Take up an agenda item; the previous one is finished and its speakers list closed."""
     require_own_council(ctx)
     require_open(ctx)
-    await require_no_running_vote(ctx)
+    require_no_running_vote(ctx)
     s = ctx.session
-    item = await ctx.db.get(models.AgendaItem, args.item)
+    item = ctx.db.get(models.AgendaItem, args.item)
     if item is None or item.session_id != s.id:
         raise CommandError("not_found", f"item {args.item} is not on this session's agenda")
     if s.current_item_id == item.id:
         raise CommandError("wrong_state", "this item is already under consideration")
     previous = s.current_item_id
     if previous is not None:
-        await ctx.db.execute(
+        ctx.db.execute(
             update(models.AgendaItem).where(models.AgendaItem.id == previous).values(state="done")
         )
-    await ctx.db.execute(
+    ctx.db.execute(
         update(models.SpeakerRequest)
         .where(
             models.SpeakerRequest.session_id == s.id,
@@ -48,14 +48,14 @@ async def start_item(ctx: CommandContext, args: StartItemArgs) -> dict[str, Any]
     )
     item.state = "current"
     s.current_item_id = item.id
-    await ctx.db.flush()
+    ctx.db.flush()
     ctx.emit(
         "agenda.item_started",
         {
             "item": item.id,
             "previous": previous,
-            "agenda": await agenda_section(ctx.db, s),
-            "speakers": await speakers_section(ctx.db, s.id),
+            "agenda": agenda_section(ctx.db, s),
+            "speakers": speakers_section(ctx.db, s.id),
         },
     )
     return {"item": item.id}

@@ -22,6 +22,9 @@ class RegisterArgs(SessionArgs):
     # The secretariat may register a deputy by hand (a tablet that failed, say).
     deputy: int | None = Field(default=None, gt=0)
 
+    def deputy_named(self) -> int | None:
+        return self.deputy
+
 
 @command(
     "attendance.register",
@@ -29,7 +32,7 @@ class RegisterArgs(SessionArgs):
     args=RegisterArgs,
     checks_first=True,
 )
-async def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
+def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
     """Register a deputy present (or leaving) for this sitting."""
     require_own_council(ctx)
     if ctx.session.state == "closed":
@@ -40,9 +43,9 @@ async def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
         deputy_id = args.deputy
     else:
         raise CommandError("forbidden", "only the secretariat registers another deputy")
-    await deputy_of_council(ctx, deputy_id)
+    deputy_of_council(ctx, deputy_id)
 
-    row = await ctx.attendance_of(deputy_id)
+    row = ctx.attendance_of(deputy_id)
     if row is not None and row.present == args.present and row.mode == args.mode:
         return {"deputy": deputy_id, "present": args.present, "changed": False}
     if row is None:
@@ -50,7 +53,7 @@ async def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
         ctx.loaded.attendance[deputy_id] = row
         ctx.db.add(row)
     row.present, row.mode, row.changed_at = args.present, args.mode, ctx.now
-    attendance = attendance_section(await ctx.present(), await ctx.rules())
+    attendance = attendance_section(ctx.present(), ctx.rules())
     ctx.emit(
         "attendance.changed",
         {"attendance": attendance, "deputy": deputy_id, "present": args.present},

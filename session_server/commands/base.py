@@ -7,14 +7,15 @@ in that same transaction, so the change and its record commit together or not at
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Connection as DbConnection
+from sqlalchemy.orm import Session as DbSession
 
 from session_server.auth.tokens import Actor, Role
 from session_server.db import models
@@ -37,8 +38,16 @@ class SessionArgs(BaseModel):
 
     session: int = Field(gt=0)
 
+    def deputy_named(self) -> int | None:
+        """The deputy the command acts on, when not the sender (read ahead by the batch)."""
+        return None
+
 
 ArgsT = TypeVar("ArgsT", bound=SessionArgs)
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 @dataclass
@@ -46,29 +55,63 @@ class Loaded:
     """Rows the batch's transaction has read, kept for its later commands. The session
     lock is held throughout, so only the batch's own commands change them, and they
     change them here too. Rows about deputies are read for all the deputies the batch
-    concerns at once (`deputies`): 200 ballots need one read of attendance, not 200."""
+    concerns at once (`deputies`): 200 ballots need one read of attendance, not 200.
+    When kept between batches (`whole`), a table's rows for the sitting are read whole,
+    once, and later batches read nothing."""
 
     deputies: frozenset[int] = frozenset()
+    whole: bool = False
+    read_whole: set[Hashable] = field(default_factory=set)
+    session: models.Session | None = None
     council: models.Council | None = None
     rules: CouncilRules | None = None
     attendance: dict[int, models.Attendance | None] = field(default_factory=dict)
     votes: dict[int, models.Vote] = field(default_factory=dict)
-    # (vote, deputy) -> the named ballot, or None when known to be absent
-    named: dict[tuple[int, int], models.NamedBallot | None] = field(default_factory=dict)
+    # (vote, deputy) -> has voted in a named vote
+    named: dict[tuple[int, int], bool] = field(default_factory=dict)
     # (vote, deputy) -> has voted in a secret vote
     participants: dict[tuple[int, int], bool] = field(default_factory=dict)
     boxes: dict[int, models.BallotBox] = field(default_factory=dict)
 
-    def wanted(
-        self, known: Mapping[Any, Any], deputy_id: int, key: Callable[[int], Any]
-    ) -> set[int]:
-        """The batch's deputies (and this one) whose rows are not read yet."""
-        return {d for d in self.deputies | {deputy_id} if key(d) not in known}
+    def after_rollback(self) -> Loaded:
+        """A savepoint rolled back: keep only the rows it cannot have added."""
+        return Loaded(
+            self.deputies, self.whole, session=self.session, council=self.council, rules=self.rules
+        )
+
+    def about(
+        self,
+        deputy_id: int,
+        known: dict[K, V],
+        key: Callable[[int], K],
+        table: Hashable,
+        read: Callable[[set[int] | None], Mapping[int, V]],
+        absent: V,
+    ) -> V:
+        """`known[key(deputy_id)]`, read first if need be: `read(deputies)` gives the rows
+        of those deputies (of all, for None) in `table`, by deputy."""
+        wanted_key = key(deputy_id)
+        if wanted_key in known:
+            return known[wanted_key]
+        if table in self.read_whole:
+            return absent
+        if self.whole:
+            for d, row in read(None).items():
+                known.setdefault(key(d), row)
+            self.read_whole.add(table)
+            return known.get(wanted_key, absent)
+        wanted = {d for d in self.deputies | {deputy_id} if key(d) not in known}
+        found = read(wanted)
+        for d in wanted:
+            known[key(d)] = found.get(d, absent)
+        return known[wanted_key]
 
 
 @dataclass
 class CommandContext:
-    db: AsyncSession
+    db: DbSession
+    # The transaction's connection, for Core statements on the hottest paths.
+    connection: DbConnection
     session: models.Session
     actor: Actor
     now: datetime
@@ -78,36 +121,32 @@ class CommandContext:
     def emit(self, kind: str, payload: dict[str, Any]) -> None:
         self.events.append((kind, payload))
 
-    async def council(self) -> models.Council:
+    def council(self) -> models.Council:
         if self.loaded.council is None:
-            council = await self.db.get(models.Council, self.session.council_id)
+            council = self.db.get(models.Council, self.session.council_id)
             assert council is not None  # a foreign key guarantees it
             self.loaded.council = council
         return self.loaded.council
 
-    async def rules(self) -> CouncilRules:
+    def rules(self) -> CouncilRules:
         if self.loaded.rules is None:
-            self.loaded.rules = CouncilRules.model_validate((await self.council()).rules)
+            self.loaded.rules = CouncilRules.model_validate((self.council()).rules)
         return self.loaded.rules
 
-    async def attendance_of(self, deputy_id: int) -> models.Attendance | None:
-        known = self.loaded.attendance
-        if deputy_id not in known:
-            wanted = self.loaded.wanted(known, deputy_id, lambda d: d)
-            rows = await self.db.scalars(
-                select(models.Attendance).where(
-                    models.Attendance.session_id == self.session.id,
-                    models.Attendance.deputy_id.in_(wanted),
-                )
-            )
-            found = {a.deputy_id: a for a in rows}
-            for d in wanted:
-                known[d] = found.get(d)
-        return known[deputy_id]
+    def attendance_of(self, deputy_id: int) -> models.Attendance | None:
+        def read(deputies: set[int] | None) -> dict[int, models.Attendance | None]:
+            query = select(models.Attendance).where(models.Attendance.session_id == self.session.id)
+            if deputies is not None:
+                query = query.where(models.Attendance.deputy_id.in_(deputies))
+            return {a.deputy_id: a for a in self.db.scalars(query)}
 
-    async def present(self) -> list[tuple[int, str]]:
+        return self.loaded.about(
+            deputy_id, self.loaded.attendance, lambda d: d, "attendance", read, None
+        )
+
+    def present(self) -> list[tuple[int, str]]:
         """(deputy, mode) of everyone registered present, by deputy."""
-        rows = await self.db.execute(
+        rows = self.db.execute(
             select(models.Attendance.deputy_id, models.Attendance.mode)
             .where(models.Attendance.session_id == self.session.id, models.Attendance.present)
             .order_by(models.Attendance.deputy_id)
@@ -115,7 +154,7 @@ class CommandContext:
         return [(d, m) for d, m in rows]
 
 
-Handler = Callable[[CommandContext, ArgsT], Awaitable[dict[str, Any]]]
+Handler = Callable[[CommandContext, ArgsT], dict[str, Any]]
 
 
 @dataclass(frozen=True)

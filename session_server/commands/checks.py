@@ -21,8 +21,8 @@ def require_own_council(ctx: CommandContext) -> None:
         raise CommandError("forbidden", "this session belongs to another council")
 
 
-async def require_no_running_vote(ctx: CommandContext) -> None:
-    running = await ctx.db.scalar(
+def require_no_running_vote(ctx: CommandContext) -> None:
+    running = ctx.db.scalar(
         select(models.Vote.id).where(
             models.Vote.session_id == ctx.session.id,
             models.Vote.state.in_(("open", "pending_chair")),
@@ -32,8 +32,8 @@ async def require_no_running_vote(ctx: CommandContext) -> None:
         raise CommandError("vote_running", f"vote {running} is still running; close it first")
 
 
-async def deputy_of_council(ctx: CommandContext, deputy_id: int) -> models.Deputy:
-    deputy = await ctx.db.get(models.Deputy, deputy_id)
+def deputy_of_council(ctx: CommandContext, deputy_id: int) -> models.Deputy:
+    deputy = ctx.db.get(models.Deputy, deputy_id)
     if deputy is None or deputy.council_id != ctx.session.council_id:
         raise CommandError("not_found", f"deputy {deputy_id} is not a deputy of this council")
     return deputy
@@ -45,6 +45,6 @@ def acting_deputy(ctx: CommandContext) -> int:
     return ctx.actor.deputy_id
 
 
-async def is_present(ctx: CommandContext, deputy_id: int) -> bool:
-    row = await ctx.attendance_of(deputy_id)
+def is_present(ctx: CommandContext, deputy_id: int) -> bool:
+    row = ctx.attendance_of(deputy_id)
     return row is not None and row.present

@@ -14,9 +14,10 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import inspect, select, tuple_
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from session_server import eventlog
 from session_server.auth.tokens import Actor
@@ -40,6 +41,10 @@ log = structlog.get_logger(__name__)
 Published = Callable[[int, list[LoggedEvent]], Awaitable[None]]
 # Told of every command acknowledged and committed: (command name, its args, its result).
 Acked = Callable[[str, Any, dict[str, Any]], None]
+# What a command id was used for, and the answer given: (command, answer).
+Stored = tuple[str, dict[str, Any]]
+
+STORE_ANSWERS = insert(models.CommandResult)
 
 
 def ack(command_id: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -65,9 +70,14 @@ class Dispatcher:
     """Commands for one session are taken in arrival order by one worker, which runs
     whatever has queued up meanwhile in a single transaction (each command in its own
     savepoint) and commits once: group commit. A burst of 500 ballots costs a few
-    commits, not 500, and nobody waits on the database lock behind everybody else."""
+    commits, not 500, and nobody waits on the database lock behind everybody else.
+
+    A batch stops taking commands once it has run for `BATCH_SECONDS`: on SQLite it runs
+    on the event loop's thread (see db/engine.py), and 200 registrations in one piece
+    would hold every socket up for a second. What is left goes first in the next batch."""
 
     MAX_BATCH = 200
+    BATCH_SECONDS = 0.004
 
     def __init__(self, db: Database, published: Published, acked: Acked | None = None) -> None:
         self.db = db
@@ -75,6 +85,7 @@ class Dispatcher:
         self._acked = acked
         self._queues: dict[int, deque[_Pending]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
+        self._kept: dict[int, Loaded] = {}  # per session, between batches (see _loaded)
 
     async def execute(
         self, actor: Actor, command_id: str, name: str, raw_args: Any
@@ -114,13 +125,17 @@ class Dispatcher:
             while queue:
                 batch = [queue.popleft() for _ in range(min(len(queue), self.MAX_BATCH))]
                 try:
-                    await self._run_batch(session_id, batch)
+                    taken = await self._run_batch(session_id, batch)
+                    queue.extendleft(reversed(batch[taken:]))
+                    del batch[taken:]
                 except IntegrityError:
-                    # A command id raced in on another process. Alone, each command
-                    # either acts or finds the answer the other process stored.
+                    # A command id used before (a retry), or a row raced in from another
+                    # process. Alone, each command either acts or finds the stored answer.
+                    self._kept.pop(session_id, None)
                     for one in batch:
                         await self._run_alone(session_id, one)
                 except Exception:  # the database is down, say: nothing was committed
+                    self._kept.pop(session_id, None)
                     log.exception("command_batch_failed", session=session_id, size=len(batch))
                     for one in batch:
                         one.logged = []
@@ -137,8 +152,9 @@ class Dispatcher:
     async def _run_alone(self, session_id: int, one: _Pending) -> None:
         one.logged = []
         try:
-            await self._run_batch(session_id, [one])
+            await self._run_batch(session_id, [one], look_up=True)
         except IntegrityError:
+            self._kept.pop(session_id, None)
             async with self.db.read() as db:
                 prior = await db.get(models.CommandResult, (one.actor.key, one.command_id))
             if prior is None:
@@ -147,93 +163,125 @@ class Dispatcher:
                     nack(one.command_id, "conflict", "the command collided; send it again")
                 )
             else:
-                one.answer.set_result(self._repeat(prior, one))
+                one.answer.set_result(self._repeat((prior.command, prior.response), one))
 
-    async def _run_batch(self, session_id: int, batch: list[_Pending]) -> None:
-        """Run the batch in one transaction. Answers are set only after it commits."""
-        answers: list[dict[str, Any]] = []
-        async with self.db.write() as db:
-            session = await db.scalar(
-                select(models.Session).where(models.Session.id == session_id).with_for_update()
-            )
-            if session is None:
-                for one in batch:
-                    answers.append(
-                        nack(one.command_id, "not_found", f"there is no session {session_id}")
-                    )
-            else:
-                # Under the session lock: a concurrent retry elsewhere has committed by now.
-                stored = await self._stored(db, batch)
-                loaded = self._fresh(batch)
-                for one in batch:
-                    key = (one.actor.key, one.command_id)
-                    prior = stored.get(key)
-                    if prior is not None:
-                        answers.append(self._repeat(prior, one))
-                        continue
-                    answer, loaded = await self._run_one(db, session, loaded, one)
-                    answers.append(answer)
-                    record = models.CommandResult(
-                        actor=one.actor.key,
-                        command_id=one.command_id,
-                        command=one.name,
-                        response=answer,
-                    )
-                    db.add(record)
-                    stored[key] = record  # the same id twice in one batch: one answer
-        for one, answer in zip(batch, answers, strict=True):
+    async def _run_batch(
+        self, session_id: int, batch: list[_Pending], look_up: bool = False
+    ) -> int:
+        """Run the batch, or as much of it as time allows, in one transaction; returns
+        how many commands it took. Answers are set only after it commits."""
+        answers = await self.db.transact(lambda db: self._transact(db, session_id, batch, look_up))
+        for one, answer in zip(batch, answers, strict=False):
             if not one.answer.done():
                 one.answer.set_result(answer)
+        return len(answers)
+
+    def _transact(
+        self, db: DbSession, session_id: int, batch: list[_Pending], look_up: bool
+    ) -> list[dict[str, Any]]:
+        """The batch's commands in order. Stored answers are looked up only after the
+        command ids' unique key has refused one (`look_up`): a retry is rare, and the
+        look-up would cost every batch a statement."""
+        loaded = self._loaded(session_id, batch)
+        session = loaded.session
+        if session is None:
+            session = loaded.session = db.scalar(
+                select(models.Session).where(models.Session.id == session_id).with_for_update()
+            )
+        if session is None:
+            return [
+                nack(one.command_id, "not_found", f"there is no session {session_id}")
+                for one in batch
+            ]
+        deadline = time.perf_counter() + self.BATCH_SECONDS
+        answers: list[dict[str, Any]] = []
+        # Under the session lock: a concurrent retry elsewhere has committed by now.
+        stored = self._stored(db, batch) if look_up else {}
+        records: list[dict[str, Any]] = []
+        connection = db.connection()
+        for one in batch:
+            key = (one.actor.key, one.command_id)
+            prior = stored.get(key)
+            if prior is not None:
+                answers.append(self._repeat(prior, one))
+            else:
+                answer, loaded = self._run_one(db, connection, session, loaded, one)
+                self._keep(session_id, loaded)
+                answers.append(answer)
+                records.append(
+                    {"actor": key[0], "command_id": key[1], "command": one.name, "response": answer}
+                )
+                stored[key] = (one.name, answer)  # the same id twice in one batch: one answer
+            if time.perf_counter() > deadline:
+                break
+        if records:
+            connection.execute(STORE_ANSWERS, records)
+        return answers
+
+    def _loaded(self, session_id: int, batch: list[_Pending]) -> Loaded:
+        """What earlier batches read, where that is still good, set to this batch's deputies.
+
+        With one writing process (SQLite) rows read in one batch stay true for the next:
+        every change to a session goes through this dispatcher, in the same database
+        session (db/engine.py), which expires them if a transaction is rolled back. With
+        several processes (PostgreSQL), each batch reads afresh."""
+        deputies = {one.actor.deputy_id for one in batch if one.actor.deputy_id is not None}
+        deputies |= {d for one in batch if (d := one.args.deputy_named()) is not None}
+        kept = self._kept.get(session_id)
+        if kept is None:
+            return Loaded(deputies=frozenset(deputies), whole=self.db.single_writer)
+        kept.deputies = frozenset(deputies)
+        return kept
+
+    def _keep(self, session_id: int, loaded: Loaded) -> None:
+        if self.db.single_writer:
+            self._kept[session_id] = loaded
 
     @staticmethod
-    def _fresh(batch: list[_Pending]) -> Loaded:
-        deputies = {one.actor.deputy_id for one in batch if one.actor.deputy_id is not None}
-        deputies |= {d for one in batch if isinstance(d := getattr(one.args, "deputy", None), int)}
-        return Loaded(deputies=frozenset(deputies))
-
-    async def _stored(
-        self, db: AsyncSession, batch: list[_Pending]
-    ) -> dict[tuple[str, str], models.CommandResult]:
-        rows = await db.scalars(
-            select(models.CommandResult).where(
-                tuple_(models.CommandResult.actor, models.CommandResult.command_id).in_(
+    def _stored(db: DbSession, batch: list[_Pending]) -> dict[tuple[str, str], Stored]:
+        """(actor, command id) -> (command, answer) already stored for ids in the batch.
+        Bookkeeping in Core on the connection: a fifth of the ORM's cost per statement."""
+        result = models.CommandResult
+        rows = db.connection().execute(
+            select(result.actor, result.command_id, result.command, result.response).where(
+                tuple_(result.actor, result.command_id).in_(
                     [(one.actor.key, one.command_id) for one in batch]
                 )
             )
         )
-        return {(r.actor, r.command_id): r for r in rows}
+        return {(actor, cid): (name, response) for actor, cid, name, response in rows}
 
     @staticmethod
-    def _repeat(prior: models.CommandResult, one: _Pending) -> dict[str, Any]:
-        if prior.command != one.name:
-            return nack(
-                one.command_id, "id_reused", f"id {one.command_id} was used for {prior.command}"
-            )
-        return prior.response
+    def _repeat(prior: Stored, one: _Pending) -> dict[str, Any]:
+        name, response = prior
+        if name != one.name:
+            return nack(one.command_id, "id_reused", f"id {one.command_id} was used for {name}")
+        return response
 
-    async def _run_one(
-        self, db: AsyncSession, session: models.Session, loaded: Loaded, one: _Pending
+    @staticmethod
+    def _run_one(
+        db: DbSession,
+        connection: DbConnection,
+        session: models.Session,
+        loaded: Loaded,
+        one: _Pending,
     ) -> tuple[dict[str, Any], Loaded]:
         """Run one command; returns its answer and what later commands may reuse."""
         now = utcnow()
-        ctx = CommandContext(db=db, session=session, actor=one.actor, now=now, loaded=loaded)
+        ctx = CommandContext(db, connection, session, one.actor, now, loaded)
         try:
             if one.spec.checks_first:
-                result = await one.spec.handler(ctx, one.args)
+                result = one.spec.handler(ctx, one.args)
             else:
-                async with db.begin_nested():
-                    result = await one.spec.handler(ctx, one.args)
+                with db.begin_nested():
+                    result = one.spec.handler(ctx, one.args)
             one.logged = eventlog.append(db, session, ctx.events, now)
         except CommandError as exc:
             one.logged = []
-            if one.spec.checks_first:
-                return nack(one.command_id, exc.code, exc.message), loaded
-            # The savepoint's rollback expired what the handler had changed; reload it
-            # now, since an async session cannot load lazily when the next command reads.
-            for obj in list(db.identity_map.values()):
-                if inspect(obj).expired_attributes:
-                    await db.refresh(obj)
-            return nack(one.command_id, exc.code, exc.message), Loaded(loaded.deputies)
+            # The savepoint's rollback undid what the handler had changed, and rows it
+            # added to `loaded` are gone: later commands read afresh.
+            fresh = loaded if one.spec.checks_first else loaded.after_rollback()
+            return nack(one.command_id, exc.code, exc.message), fresh
         if one.logged:
             result = {**result, "seq": one.logged[-1][0]}
         return ack(one.command_id, result), loaded

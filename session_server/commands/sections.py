@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session as DbSession
 
 from session_server.db import models
 from session_server.db.models import iso
@@ -29,8 +29,8 @@ def council_section(council: models.Council) -> dict[str, Any]:
     return {"id": council.id, "name": council.name, "region": council.region}
 
 
-async def deputies_section(db: AsyncSession, council_id: int) -> list[dict[str, Any]]:
-    rows = await db.scalars(
+def deputies_section(db: DbSession, council_id: int) -> list[dict[str, Any]]:
+    rows = db.scalars(
         select(models.Deputy)
         .where(models.Deputy.council_id == council_id)
         .order_by(models.Deputy.seat_no)
@@ -47,8 +47,8 @@ async def deputies_section(db: AsyncSession, council_id: int) -> list[dict[str, 
     ]
 
 
-async def agenda_section(db: AsyncSession, row: models.Session) -> dict[str, Any]:
-    items = await db.scalars(
+def agenda_section(db: DbSession, row: models.Session) -> dict[str, Any]:
+    items = db.scalars(
         select(models.AgendaItem)
         .where(models.AgendaItem.session_id == row.id)
         .order_by(models.AgendaItem.position)
@@ -81,9 +81,9 @@ def attendance_section(present: list[tuple[int, str]], rules: CouncilRules) -> d
     }
 
 
-async def speakers_section(db: AsyncSession, session_id: int) -> dict[str, Any]:
+def speakers_section(db: DbSession, session_id: int) -> dict[str, Any]:
     rows = (
-        await db.scalars(
+        db.scalars(
             select(models.SpeakerRequest)
             .where(
                 models.SpeakerRequest.session_id == session_id,

@@ -17,7 +17,7 @@ from session_server.db import models
 
 
 @command("session.open", roles={"chair"}, args=SessionArgs)
-async def open_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
+def open_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
     """Open a scheduled sitting."""
     require_own_council(ctx)
     if ctx.session.state != "scheduled":
@@ -29,13 +29,13 @@ async def open_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]
 
 
 @command("session.close", roles={"chair"}, args=SessionArgs)
-async def close_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
+def close_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
     """Close the sitting: the current item is finished and the floor is closed."""
     require_own_council(ctx)
     require_open(ctx)
-    await require_no_running_vote(ctx)
+    require_no_running_vote(ctx)
     s = ctx.session
-    await ctx.db.execute(
+    ctx.db.execute(
         update(models.SpeakerRequest)
         .where(
             models.SpeakerRequest.session_id == s.id,
@@ -44,7 +44,7 @@ async def close_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any
         .values(state="done", ended_at=ctx.now)
     )
     if s.current_item_id is not None:
-        await ctx.db.execute(
+        ctx.db.execute(
             update(models.AgendaItem)
             .where(models.AgendaItem.id == s.current_item_id)
             .values(state="done")
@@ -56,8 +56,8 @@ async def close_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any
         "session.closed",
         {
             "session": session_section(s),
-            "agenda": await agenda_section(ctx.db, s),
-            "speakers": await speakers_section(ctx.db, s.id),
+            "agenda": agenda_section(ctx.db, s),
+            "speakers": speakers_section(ctx.db, s.id),
         },
     )
     return {"state": "closed"}

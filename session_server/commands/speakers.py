@@ -30,9 +30,12 @@ class GrantArgs(SessionArgs):
     deputy: int | None = Field(default=None, gt=0)
     seconds: int = Field(default=DEFAULT_SPEECH_SECONDS, ge=10, le=3600)
 
+    def deputy_named(self) -> int | None:
+        return self.deputy
 
-async def _open_requests(ctx: CommandContext) -> list[models.SpeakerRequest]:
-    rows = await ctx.db.scalars(
+
+def _open_requests(ctx: CommandContext) -> list[models.SpeakerRequest]:
+    rows = ctx.db.scalars(
         select(models.SpeakerRequest)
         .where(
             models.SpeakerRequest.session_id == ctx.session.id,
@@ -43,20 +46,20 @@ async def _open_requests(ctx: CommandContext) -> list[models.SpeakerRequest]:
     return list(rows)
 
 
-async def _emit(ctx: CommandContext) -> None:
-    await ctx.db.flush()
-    ctx.emit("speakers.changed", {"speakers": await speakers_section(ctx.db, ctx.session.id)})
+def _emit(ctx: CommandContext) -> None:
+    ctx.db.flush()
+    ctx.emit("speakers.changed", {"speakers": speakers_section(ctx.db, ctx.session.id)})
 
 
 @command("speaker.request", roles={"deputy"}, args=RequestArgs)
-async def request_floor(ctx: CommandContext, args: RequestArgs) -> dict[str, Any]:
+def request_floor(ctx: CommandContext, args: RequestArgs) -> dict[str, Any]:
     """Ask for the floor on the current item."""
     require_own_council(ctx)
     require_open(ctx)
     deputy_id = acting_deputy(ctx)
-    if not await is_present(ctx, deputy_id):
+    if not is_present(ctx, deputy_id):
         raise CommandError("not_present", "register your attendance before asking for the floor")
-    if any(r.deputy_id == deputy_id for r in await _open_requests(ctx)):
+    if any(r.deputy_id == deputy_id for r in _open_requests(ctx)):
         raise CommandError("already_requested", "you are already on the speakers list")
     row = models.SpeakerRequest(
         session_id=ctx.session.id,
@@ -66,37 +69,37 @@ async def request_floor(ctx: CommandContext, args: RequestArgs) -> dict[str, Any
         requested_at=ctx.now,
     )
     ctx.db.add(row)
-    await _emit(ctx)
+    _emit(ctx)
     return {"request": row.id}
 
 
 @command("speaker.withdraw", roles={"deputy"}, args=SessionArgs)
-async def withdraw(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
+def withdraw(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
     """Take back one's own request for the floor."""
     require_own_council(ctx)
     require_open(ctx)
     deputy_id = acting_deputy(ctx)
-    mine = [r for r in await _open_requests(ctx) if r.deputy_id == deputy_id]
+    mine = [r for r in _open_requests(ctx) if r.deputy_id == deputy_id]
     if not mine or mine[0].state != "waiting":
         raise CommandError("not_found", "you have no waiting request for the floor")
     mine[0].state, mine[0].ended_at = "withdrawn", ctx.now
-    await _emit(ctx)
+    _emit(ctx)
     return {"request": mine[0].id}
 
 
 @command("speaker.grant", roles={"chair"}, args=GrantArgs)
-async def grant(ctx: CommandContext, args: GrantArgs) -> dict[str, Any]:
+def grant(ctx: CommandContext, args: GrantArgs) -> dict[str, Any]:
     """Give the floor, for a limited time; whoever was speaking is ended."""
     require_own_council(ctx)
     require_open(ctx)
-    requests = await _open_requests(ctx)
+    requests = _open_requests(ctx)
     waiting = [r for r in requests if r.state == "waiting"]
     if args.deputy is None:
         if not waiting:
             raise CommandError("empty_queue", "nobody is waiting for the floor")
         chosen = waiting[0]
     else:
-        await deputy_of_council(ctx, args.deputy)
+        deputy_of_council(ctx, args.deputy)
         found = next((r for r in waiting if r.deputy_id == args.deputy), None)
         if found is None:
             # The chair may give the floor to someone not in the queue (a rapporteur).
@@ -112,18 +115,18 @@ async def grant(ctx: CommandContext, args: GrantArgs) -> dict[str, Any]:
         if r.state == "speaking":
             r.state, r.ended_at = "done", ctx.now
     chosen.state, chosen.granted_at, chosen.limit_seconds = "speaking", ctx.now, args.seconds
-    await _emit(ctx)
+    _emit(ctx)
     return {"deputy": chosen.deputy_id, "seconds": args.seconds}
 
 
 @command("speaker.end", roles={"chair"}, args=SessionArgs)
-async def end(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
+def end(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
     """End the current speech."""
     require_own_council(ctx)
     require_open(ctx)
-    speaking = [r for r in await _open_requests(ctx) if r.state == "speaking"]
+    speaking = [r for r in _open_requests(ctx) if r.state == "speaking"]
     if not speaking:
         raise CommandError("wrong_state", "nobody has the floor")
     speaking[0].state, speaking[0].ended_at = "done", ctx.now
-    await _emit(ctx)
+    _emit(ctx)
     return {"deputy": speaking[0].deputy_id}

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm.attributes import flag_modified
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
@@ -34,6 +34,19 @@ from voting import (
     quorum_status,
     tally,
     validate_ballot,
+)
+
+# Ballots are written in Core, on the connection: the hottest writes there are, and the
+# ORM's unit of work would cost more than the inserts themselves.
+NEW_BALLOT = insert(models.NamedBallot)
+NEW_PARTICIPANT = insert(models.VoteParticipant)
+CHANGE_BALLOT = (
+    update(models.NamedBallot)
+    .where(
+        models.NamedBallot.vote_id == bindparam("ballot_vote"),
+        models.NamedBallot.deputy_id == bindparam("ballot_deputy"),
+    )
+    .values(choice=bindparam("new_choice"))
 )
 
 # Receipt codes: 16 characters of Crockford base32 (80 random bits) from the tablet.
@@ -90,65 +103,63 @@ def _stored_choice(choice: str | frozenset[str]) -> dict[str, Any]:
     return {"option": choice} if isinstance(choice, str) else {"candidates": sorted(choice)}
 
 
-async def _vote(ctx: CommandContext, vote_id: int) -> models.Vote:
-    vote = ctx.loaded.votes.get(vote_id) or await ctx.db.get(models.Vote, vote_id)
+def _vote(ctx: CommandContext, vote_id: int) -> models.Vote:
+    vote = ctx.loaded.votes.get(vote_id) or ctx.db.get(models.Vote, vote_id)
     if vote is None or vote.session_id != ctx.session.id:
         raise CommandError("not_found", f"there is no vote {vote_id} in this session")
     ctx.loaded.votes[vote_id] = vote
     return vote
 
 
-async def _named_ballot(
-    ctx: CommandContext, vote: models.Vote, deputy_id: int
-) -> models.NamedBallot | None:
-    known = ctx.loaded.named
-    if (vote.id, deputy_id) not in known:
-        wanted = ctx.loaded.wanted(known, deputy_id, lambda d: (vote.id, d))
-        rows = await ctx.db.scalars(
-            select(models.NamedBallot).where(
-                models.NamedBallot.vote_id == vote.id, models.NamedBallot.deputy_id.in_(wanted)
-            )
+def _has_voted_by_name(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> bool:
+    def read(deputies: set[int] | None) -> dict[int, bool]:
+        query = select(models.NamedBallot.deputy_id).where(models.NamedBallot.vote_id == vote.id)
+        if deputies is not None:
+            query = query.where(models.NamedBallot.deputy_id.in_(deputies))
+        return dict.fromkeys(ctx.db.scalars(query), True)
+
+    return ctx.loaded.about(
+        deputy_id, ctx.loaded.named, lambda d: (vote.id, d), ("named", vote.id), read, False
+    )
+
+
+def _has_voted_secretly(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> bool:
+    def read(deputies: set[int] | None) -> dict[int, bool]:
+        query = select(models.VoteParticipant.deputy_id).where(
+            models.VoteParticipant.vote_id == vote.id
         )
-        found = {b.deputy_id: b for b in rows}
-        for d in wanted:
-            known[(vote.id, d)] = found.get(d)
-    return known[(vote.id, deputy_id)]
+        if deputies is not None:
+            query = query.where(models.VoteParticipant.deputy_id.in_(deputies))
+        return dict.fromkeys(ctx.db.scalars(query), True)
+
+    return ctx.loaded.about(
+        deputy_id,
+        ctx.loaded.participants,
+        lambda d: (vote.id, d),
+        ("participants", vote.id),
+        read,
+        False,
+    )
 
 
-async def _has_voted_secretly(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> bool:
-    known = ctx.loaded.participants
-    if (vote.id, deputy_id) not in known:
-        wanted = ctx.loaded.wanted(known, deputy_id, lambda d: (vote.id, d))
-        rows = await ctx.db.scalars(
-            select(models.VoteParticipant.deputy_id).where(
-                models.VoteParticipant.vote_id == vote.id,
-                models.VoteParticipant.deputy_id.in_(wanted),
-            )
-        )
-        found = set(rows)
-        for d in wanted:
-            known[(vote.id, d)] = d in found
-    return known[(vote.id, deputy_id)]
-
-
-async def _box(ctx: CommandContext, vote: models.Vote) -> models.BallotBox:
-    box = ctx.loaded.boxes.get(vote.id) or await ctx.db.get(models.BallotBox, vote.id)
+def _box(ctx: CommandContext, vote: models.Vote) -> models.BallotBox:
+    box = ctx.loaded.boxes.get(vote.id) or ctx.db.get(models.BallotBox, vote.id)
     assert box is not None  # created with the vote
     ctx.loaded.boxes[vote.id] = box
     return box
 
 
-async def _voters(ctx: CommandContext, vote: models.Vote) -> list[int]:
+def _voters(ctx: CommandContext, vote: models.Vote) -> list[int]:
     table = models.VoteParticipant if vote.secret else models.NamedBallot
-    rows = await ctx.db.scalars(
+    rows = ctx.db.scalars(
         select(table.deputy_id).where(table.vote_id == vote.id).order_by(table.deputy_id)
     )
     return list(rows)
 
 
-async def _voted(ctx: CommandContext, vote: models.Vote) -> int:
+def _voted(ctx: CommandContext, vote: models.Vote) -> int:
     table = models.VoteParticipant if vote.secret else models.NamedBallot
-    count = await ctx.db.scalar(select(func.count()).where(table.vote_id == vote.id))
+    count = ctx.db.scalar(select(func.count()).where(table.vote_id == vote.id))
     return int(count or 0)
 
 
@@ -176,9 +187,9 @@ def vote_section(vote: models.Vote, voted: int) -> dict[str, Any]:
     }
 
 
-async def votes_section(ctx: CommandContext) -> list[dict[str, Any]]:
+def votes_section(ctx: CommandContext) -> list[dict[str, Any]]:
     """Every vote of the sitting, newest last, in short."""
-    votes = await ctx.db.scalars(
+    votes = ctx.db.scalars(
         select(models.Vote).where(models.Vote.session_id == ctx.session.id).order_by(models.Vote.id)
     )
     return [
@@ -196,29 +207,29 @@ async def votes_section(ctx: CommandContext) -> list[dict[str, Any]]:
     ]
 
 
-async def _emit_vote(ctx: CommandContext, kind: str, vote: models.Vote, **extra: Any) -> None:
-    await ctx.db.flush()
-    voted = await _voted(ctx, vote)
+def _emit_vote(ctx: CommandContext, kind: str, vote: models.Vote, **extra: Any) -> None:
+    ctx.db.flush()
+    voted = _voted(ctx, vote)
     vote.reported_voted = voted
-    ctx.emit(kind, {"vote": vote_section(vote, voted), "votes": await votes_section(ctx), **extra})
+    ctx.emit(kind, {"vote": vote_section(vote, voted), "votes": votes_section(ctx), **extra})
 
 
 @command("vote.open", roles={"chair"}, args=OpenArgs)
-async def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
+def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
     """Put a question to the vote on the current agenda item."""
     require_own_council(ctx)
     require_open(ctx)
     if ctx.session.current_item_id is None:
         raise CommandError("wrong_state", "start an agenda item before opening a vote")
-    rules = await ctx.rules()
+    rules = ctx.rules()
     kind = rules.vote_kinds.get(args.kind)
     if kind is None:
         known = ", ".join(sorted(rules.vote_kinds))
         raise CommandError(
             "unknown_kind", f"the reglament has no vote kind {args.kind!r} ({known})"
         )
-    await require_no_running_vote(ctx)
-    quorum = quorum_status(len(await ctx.present()), rules)
+    require_no_running_vote(ctx)
+    quorum = quorum_status(len(ctx.present()), rules)
     if not quorum.met:
         raise CommandError(
             "no_quorum",
@@ -247,27 +258,27 @@ async def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
         closes_at=ctx.now + timedelta(seconds=timer) if timer else None,
     )
     ctx.db.add(vote)
-    await ctx.db.flush()
+    ctx.db.flush()
     ctx.loaded.votes[vote.id] = vote
     if vote.secret:
         ctx.loaded.boxes[vote.id] = models.BallotBox(vote_id=vote.id, ballots={})
         ctx.db.add(ctx.loaded.boxes[vote.id])
-    await _emit_vote(ctx, "vote.opened", vote)
+    _emit_vote(ctx, "vote.opened", vote)
     return {"vote": vote.id, "secret": vote.secret, "closes_at": iso(vote.closes_at)}
 
 
 @command("vote.cast", roles={"deputy", "chair"}, args=CastArgs, checks_first=True)
-async def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
+def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
     """Cast (or, where the reglament allows, change) one's ballot."""
     require_own_council(ctx)
     deputy_id = acting_deputy(ctx)
-    vote = await _vote(ctx, args.vote)
+    vote = _vote(ctx, args.vote)
     if vote.state != "open":
         raise CommandError("vote_closed", f"the vote is {vote.state}; the ballot was not counted")
-    rules = await ctx.rules()
+    rules = ctx.rules()
     if rules.face_check_per_ballot and not ctx.actor.face_verified:
         raise CommandError("face_check_required", "confirm with Face ID before voting")
-    if not await is_present(ctx, deputy_id):
+    if not is_present(ctx, deputy_id):
         raise CommandError("not_present", "register your attendance before voting")
     raw = args.choice if isinstance(args.choice, str) else tuple(args.choice)
     try:
@@ -278,19 +289,19 @@ async def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
     # No event per ballot: with thousands of screens that would be thousands of frames per
     # ballot. The hub reports progress a few times a second instead (vote.report).
     if vote.secret:
-        await _cast_secret(ctx, vote, deputy_id, stored, args.receipt, rules)
+        _cast_secret(ctx, vote, deputy_id, stored, args.receipt, rules)
         return {"vote": vote.id, "counted": True}
-    await _cast_named(ctx, vote, deputy_id, stored, rules)
+    _cast_named(ctx, vote, deputy_id, stored, rules)
     return {"vote": vote.id, "counted": True, "choice": stored}
 
 
 @command("vote.report", roles={"system"}, args=VoteArgs, checks_first=True)
-async def report_progress(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
+def report_progress(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
     """Tell everyone how many have voted, if that changed since the last report."""
-    vote = await _vote(ctx, args.vote)
+    vote = _vote(ctx, args.vote)
     if vote.state != "open":
         return {"vote": vote.id, "reported": False}
-    voted = await _voted(ctx, vote)
+    voted = _voted(ctx, vote)
     if voted == vote.reported_voted:
         return {"vote": vote.id, "reported": False}
     vote.reported_voted = voted
@@ -298,27 +309,30 @@ async def report_progress(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]
     return {"vote": vote.id, "reported": True}
 
 
-async def _cast_named(
+def _cast_named(
     ctx: CommandContext,
     vote: models.Vote,
     deputy_id: int,
     stored: dict[str, Any],
     rules: CouncilRules,
 ) -> None:
-    ballot = await _named_ballot(ctx, vote, deputy_id)
-    if ballot is not None:
+    if _has_voted_by_name(ctx, vote, deputy_id):
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
-        ballot.choice = stored
+        ctx.connection.execute(
+            CHANGE_BALLOT,
+            {"ballot_vote": vote.id, "ballot_deputy": deputy_id, "new_choice": stored},
+        )
         return
     # The unique key (vote, deputy) stands behind this check: a ballot raced in from
     # another process fails the commit, and the command is run again alone.
-    ballot = models.NamedBallot(vote_id=vote.id, deputy_id=deputy_id, choice=stored)
-    ctx.loaded.named[(vote.id, deputy_id)] = ballot
-    ctx.db.add(ballot)
+    ctx.connection.execute(
+        NEW_BALLOT, {"vote_id": vote.id, "deputy_id": deputy_id, "choice": stored}
+    )
+    ctx.loaded.named[(vote.id, deputy_id)] = True
 
 
-async def _cast_secret(
+def _cast_secret(
     ctx: CommandContext,
     vote: models.Vote,
     deputy_id: int,
@@ -328,8 +342,8 @@ async def _cast_secret(
 ) -> None:
     if receipt is None or not RECEIPT.match(receipt):
         raise CommandError("invalid_args", "a secret ballot needs the tablet's receipt code")
-    box = await _box(ctx, vote)
-    if await _has_voted_secretly(ctx, vote, deputy_id):
+    box = _box(ctx, vote)
+    if _has_voted_secretly(ctx, vote, deputy_id):
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
         if receipt not in box.ballots:
@@ -338,28 +352,28 @@ async def _cast_secret(
         if receipt in box.ballots:
             raise CommandError("receipt_taken", "draw a new receipt code and cast again")
         ctx.loaded.participants[(vote.id, deputy_id)] = True
-        ctx.db.add(models.VoteParticipant(vote_id=vote.id, deputy_id=deputy_id))
+        ctx.connection.execute(NEW_PARTICIPANT, {"vote_id": vote.id, "deputy_id": deputy_id})
     # The column writes its keys sorted (SortedJSON): the document keeps no cast order.
     box.ballots[receipt] = stored
     flag_modified(box, "ballots")
 
 
-async def _eligible(ctx: CommandContext, voters: list[int]) -> set[int]:
+def _eligible(ctx: CommandContext, voters: list[int]) -> set[int]:
     """Who may vote at close: deputies present, and anyone who voted and then left."""
-    return {deputy for deputy, _ in await ctx.present()} | set(voters)
+    return {deputy for deputy, _ in ctx.present()} | set(voters)
 
 
-async def count_vote(
+def count_vote(
     ctx: CommandContext, vote: models.Vote, chair_decision: str | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the outcome record, the ballots to publish)."""
-    rules = await ctx.rules()
+    rules = ctx.rules()
     motion = motion_of(vote)
-    voters = await _voters(ctx, vote)
-    eligible = await _eligible(ctx, voters)
+    voters = _voters(ctx, vote)
+    eligible = _eligible(ctx, voters)
     extra: dict[str, Any]
     if vote.secret:
-        box = await _box(ctx, vote)
+        box = _box(ctx, vote)
         if len(box.ballots) != len(voters):
             raise CommandError("internal", "the ballot box does not match the participants")
         # Counting needs no pairing: any one-to-one assignment gives the same counts.
@@ -369,7 +383,7 @@ async def count_vote(
         extra = {"receipts": [[r, _choice_of(c)] for r, c in box.ballots.items()]}
     else:
         # Columns, not ORM objects: 2,000 ballots are read at the moment everyone waits.
-        rows = await ctx.db.execute(
+        rows = ctx.db.execute(
             select(models.NamedBallot.deputy_id, models.NamedBallot.choice)
             .where(models.NamedBallot.vote_id == vote.id)
             .order_by(models.NamedBallot.deputy_id)
@@ -392,44 +406,42 @@ async def count_vote(
     return record, extra
 
 
-async def _finish(
-    ctx: CommandContext, vote: models.Vote, chair_decision: str | None
-) -> dict[str, Any]:
-    record, published = await count_vote(ctx, vote, chair_decision)
+def _finish(ctx: CommandContext, vote: models.Vote, chair_decision: str | None) -> dict[str, Any]:
+    record, published = count_vote(ctx, vote, chair_decision)
     vote.outcome, vote.ballots = record, published
     vote.state = "pending_chair" if record["result"] == "pending_chair" else "closed"
     vote.closed_at = ctx.now
-    await _emit_vote(ctx, "vote.closed", vote)
+    _emit_vote(ctx, "vote.closed", vote)
     return {"vote": vote.id, "result": record["result"]}
 
 
 @command("vote.close", roles={"chair", "system"}, args=VoteArgs)
-async def close_vote(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
+def close_vote(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
     """Close the vote and publish the result (the timer sends this too)."""
     require_own_council(ctx)
-    vote = await _vote(ctx, args.vote)
+    vote = _vote(ctx, args.vote)
     if vote.state != "open":
         raise CommandError("wrong_state", f"the vote is {vote.state}")
-    return await _finish(ctx, vote, None)
+    return _finish(ctx, vote, None)
 
 
 @command("vote.decide_tie", roles={"chair"}, args=DecideTieArgs)
-async def decide_tie(ctx: CommandContext, args: DecideTieArgs) -> dict[str, Any]:
+def decide_tie(ctx: CommandContext, args: DecideTieArgs) -> dict[str, Any]:
     """Break a tie by the chair's casting vote, where the reglament says so."""
     require_own_council(ctx)
-    vote = await _vote(ctx, args.vote)
+    vote = _vote(ctx, args.vote)
     if vote.state != "pending_chair":
         raise CommandError("wrong_state", "this vote awaits no casting vote")
-    return await _finish(ctx, vote, args.decision)
+    return _finish(ctx, vote, args.decision)
 
 
 @command("vote.cancel", roles={"chair"}, args=CancelArgs)
-async def cancel_vote(ctx: CommandContext, args: CancelArgs) -> dict[str, Any]:
+def cancel_vote(ctx: CommandContext, args: CancelArgs) -> dict[str, Any]:
     """Cancel a running vote, for a reason kept in the log; its ballots are never counted."""
     require_own_council(ctx)
-    vote = await _vote(ctx, args.vote)
+    vote = _vote(ctx, args.vote)
     if vote.state not in ("open", "pending_chair"):
         raise CommandError("wrong_state", f"the vote is {vote.state}")
     vote.state, vote.cancel_reason, vote.closed_at = "cancelled", args.reason, ctx.now
-    await _emit_vote(ctx, "vote.cancelled", vote, reason=args.reason)
+    _emit_vote(ctx, "vote.cancelled", vote, reason=args.reason)
     return {"vote": vote.id, "state": "cancelled"}

@@ -89,13 +89,14 @@ class Connection:
 
     # -- sending ---------------------------------------------------------------------
 
-    def deliver(self, frame: str) -> None:
-        if not self._outbox.put(frame):
+    def deliver(self, frame: str, urgent: bool = False) -> None:
+        if not self._outbox.put(frame, urgent):
             SLOW_CLOSED.inc()
             self._outbox.close(TRY_AGAIN_LATER, flush=False)
 
     def send(self, message: dict[str, Any]) -> None:
-        self.deliver(dumps(message))
+        """An answer to this socket's own message: sent ahead of other sockets' events."""
+        self.deliver(dumps(message), urgent=True)
 
     async def _close_socket(self, code: int) -> None:
         await self.ws.close(code)

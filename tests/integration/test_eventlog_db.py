@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
 
 from session_server import eventlog
 from session_server.auth.tokens import Actor
@@ -40,7 +41,7 @@ async def event_count(db: Database) -> int:
         return int(await s.scalar(select(func.count()).select_from(models.SessionEvent)) or 0)
 
 
-async def half_done(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
+def half_done(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
     """Changes a row and emits an event, then refuses: neither may be kept."""
     ctx.session.title = "changed"
     ctx.emit("session.opened", {"session": {"id": ctx.session.id}})
@@ -101,14 +102,18 @@ async def test_commands_append_dense_seqs_and_the_fold_matches_the_rows(demo_db:
 
 
 async def test_the_database_refuses_a_second_event_with_the_same_seq(demo_db: Database) -> None:
+    def write(s: DbSession) -> None:
+        s.add(models.SessionEvent(session_id=1, seq=1, kind="x", payload={}))
+
     with pytest.raises(IntegrityError):
-        async with demo_db.write() as s:
-            s.add(models.SessionEvent(session_id=1, seq=1, kind="x", payload={}))
+        await demo_db.transact(write)
 
 
 async def test_the_database_refuses_a_deputy_twice_on_a_roster(demo_db: Database) -> None:
+    def write(s: DbSession) -> None:
+        deputy = s.get(models.Deputy, 1)
+        assert deputy is not None
+        s.add(models.Deputy(council_id=1, full_name="X Y", pinfl=deputy.pinfl, seat_no=35))
+
     with pytest.raises(IntegrityError):
-        async with demo_db.write() as s:
-            deputy = await s.get(models.Deputy, 1)
-            assert deputy is not None
-            s.add(models.Deputy(council_id=1, full_name="X Y", pinfl=deputy.pinfl, seat_no=35))
+        await demo_db.transact(write)

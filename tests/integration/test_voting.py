@@ -196,9 +196,7 @@ async def test_secret_vote_publishes_receipts_and_stores_no_link(
         )
         await ok(room.chair, "vote.close", vote=vote)
         state = await room.settle()
-        published = {
-            receipt: choice for receipt, choice in state["vote"]["ballots"]["receipts"]
-        }
+        published = {receipt: choice for receipt, choice in state["vote"]["ballots"]["receipts"]}
         for code, choice in mine.values():
             assert published[code] == choice  # each deputy finds their own ballot
         result = state["vote"]["result"]
