@@ -43,8 +43,17 @@ Published = Callable[[int, list[LoggedEvent]], Awaitable[None]]
 Acked = Callable[[str, Any, dict[str, Any]], None]
 # What a command id was used for, and the answer given: (command, answer).
 Stored = tuple[str, dict[str, Any]]
+# Takes a command's answer, ack or nack, once.
+Reply = Callable[[dict[str, Any]], None]
 
 STORE_ANSWERS = insert(models.CommandResult)
+
+
+def _answer(reply: Reply, name: str, started: float, answer: dict[str, Any]) -> None:
+    outcome = answer["type"] if answer["type"] == "ack" else answer["error"]["code"]
+    COMMANDS.labels(name if name in REGISTRY else "unknown", outcome).inc()
+    COMMAND_SECONDS.observe(time.perf_counter() - started)
+    reply(answer)
 
 
 def ack(command_id: str, result: dict[str, Any]) -> dict[str, Any]:
@@ -62,7 +71,9 @@ class _Pending:
     name: str
     spec: CommandSpec[Any]
     args: SessionArgs
-    answer: asyncio.Future[dict[str, Any]]
+    reply: Reply
+    started: float
+    answer: dict[str, Any] | None = None  # set once, when its transaction has ended
     logged: list[LoggedEvent] = field(default_factory=list)
 
 
@@ -87,37 +98,46 @@ class Dispatcher:
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._kept: dict[int, Loaded] = {}  # per session, between batches (see _loaded)
 
-    async def execute(
-        self, actor: Actor, command_id: str, name: str, raw_args: Any
-    ) -> dict[str, Any]:
+    def submit(self, actor: Actor, command_id: str, name: str, raw_args: Any, reply: Reply) -> None:
+        """Queue a command; `reply` gets its answer after the commit (and after its events
+        have gone out to the screens), or at once if it is refused before."""
         started = time.perf_counter()
-        answer = await self._execute(actor, command_id, name, raw_args)
-        outcome = answer["type"] if answer["type"] == "ack" else answer["error"]["code"]
-        COMMANDS.labels(name if name in REGISTRY else "unknown", outcome).inc()
-        COMMAND_SECONDS.observe(time.perf_counter() - started)
-        return answer
-
-    async def _execute(
-        self, actor: Actor, command_id: str, name: str, raw_args: Any
-    ) -> dict[str, Any]:
         spec = REGISTRY.get(name)
         if spec is None:
-            return nack(command_id, "unknown_command", f"there is no command {name!r}")
+            unknown = nack(command_id, "unknown_command", f"there is no command {name!r}")
+            return _answer(reply, name, started, unknown)
         if actor.role not in spec.roles:
             allowed = ", ".join(sorted(spec.roles))
-            return nack(command_id, "forbidden", f"{name} is for: {allowed}")
+            return _answer(
+                reply, name, started, nack(command_id, "forbidden", f"{name} is for: {allowed}")
+            )
         try:
             args = spec.args.model_validate(raw_args)
         except ValidationError as exc:
-            return nack(command_id, "invalid_args", validation_message(exc, "args"))
-        pending = _Pending(
-            actor, command_id, name, spec, args, asyncio.get_running_loop().create_future()
-        )
+            return _answer(
+                reply,
+                name,
+                started,
+                nack(command_id, "invalid_args", validation_message(exc, "args")),
+            )
+        pending = _Pending(actor, command_id, name, spec, args, reply, started)
         self._queues.setdefault(args.session, deque()).append(pending)
         if args.session not in self._workers:
             self._workers[args.session] = asyncio.create_task(self._work(args.session))
-        # shield: a client that goes away must not cancel a batch shared with others.
-        return await asyncio.shield(pending.answer)
+
+    async def execute(
+        self, actor: Actor, command_id: str, name: str, raw_args: Any
+    ) -> dict[str, Any]:
+        """`submit`, awaiting the answer. Cancelling the wait leaves the command be: it
+        may share its batch with others."""
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+
+        def reply(message: dict[str, Any]) -> None:
+            if not answer.done():
+                answer.set_result(message)
+
+        self.submit(actor, command_id, name, raw_args, reply)
+        return await answer
 
     async def _work(self, session_id: int) -> None:
         queue = self._queues[session_id]
@@ -139,9 +159,9 @@ class Dispatcher:
                     log.exception("command_batch_failed", session=session_id, size=len(batch))
                     for one in batch:
                         one.logged = []
-                        if not one.answer.done():
-                            one.answer.set_result(
-                                nack(one.command_id, "unavailable", "not done; send it again")
+                        if one.answer is None:
+                            one.answer = nack(
+                                one.command_id, "unavailable", "not done; send it again"
                             )
                 await self._finish(session_id, batch)
         finally:
@@ -159,11 +179,9 @@ class Dispatcher:
                 prior = await db.get(models.CommandResult, (one.actor.key, one.command_id))
             if prior is None:
                 log.exception("command_conflict", command=one.name, id=one.command_id)
-                one.answer.set_result(
-                    nack(one.command_id, "conflict", "the command collided; send it again")
-                )
+                one.answer = nack(one.command_id, "conflict", "the command collided; send it again")
             else:
-                one.answer.set_result(self._repeat((prior.command, prior.response), one))
+                one.answer = self._repeat((prior.command, prior.response), one)
 
     async def _run_batch(
         self, session_id: int, batch: list[_Pending], look_up: bool = False
@@ -172,8 +190,7 @@ class Dispatcher:
         how many commands it took. Answers are set only after it commits."""
         answers = await self.db.transact(lambda db: self._transact(db, session_id, batch, look_up))
         for one, answer in zip(batch, answers, strict=False):
-            if not one.answer.done():
-                one.answer.set_result(answer)
+            one.answer = answer
         return len(answers)
 
     def _transact(
@@ -287,11 +304,14 @@ class Dispatcher:
         return ack(one.command_id, result), loaded
 
     async def _finish(self, session_id: int, batch: list[_Pending]) -> None:
+        """Events out first, then the answers: a client that reads an ack with a seq
+        already has that event."""
         logged = [event for one in batch for event in one.logged]
         if logged:
             await self._published(session_id, logged)
         for one in batch:
-            answer = one.answer.result()
+            answer = one.answer
+            assert answer is not None  # every path through _work sets it
             if self._acked is not None and answer["type"] == "ack":
                 self._acked(one.name, one.args, answer["result"])
             log.info(
@@ -301,3 +321,4 @@ class Dispatcher:
                 actor=one.actor.key,
                 answer=answer["type"],
             )
+            _answer(one.reply, one.name, one.started, answer)

@@ -66,6 +66,8 @@ class TokenBucket:
 class Connection:
     __slots__ = (
         "_bucket",
+        "_flooded",
+        "_in_flight",
         "_outbox",
         "_refused",
         "actor",
@@ -86,6 +88,8 @@ class Connection:
         self._outbox = Outbox(ws.send_text, self._close_socket, hub.pump, MAX_OUTBOX)
         self._bucket = TokenBucket(settings.ws_rate_per_second, settings.ws_burst)
         self._refused = 0
+        self._in_flight = 0  # commands sent and not yet answered
+        self._flooded = False
 
     # -- sending ---------------------------------------------------------------------
 
@@ -97,6 +101,12 @@ class Connection:
     def send(self, message: dict[str, Any]) -> None:
         """An answer to this socket's own message: sent ahead of other sockets' events."""
         self.deliver(dumps(message), urgent=True)
+
+    def _answer(self, answer: dict[str, Any]) -> None:
+        self._in_flight -= 1
+        self.send(answer)
+        if self._flooded and self._in_flight == 0:
+            self._outbox.close(POLICY_VIOLATION, flush=True)
 
     async def _close_socket(self, code: int) -> None:
         await self.ws.close(code)
@@ -124,6 +134,8 @@ class Connection:
             SOCKETS.dec()
 
     async def _receive(self, message: Mapping[str, Any]) -> None:
+        if self._flooded:
+            return
         if self._bucket.take():
             if self._bucket.full:
                 self._refused = 0  # it slowed down; forgive the past
@@ -131,7 +143,9 @@ class Connection:
             self._refused += 1
             if self._refused > MAX_REFUSED:
                 log.warning("socket_flood", actor=self.actor.key)
-                self._outbox.close(POLICY_VIOLATION, flush=True)
+                self._flooded = True  # closed once the commands it sent are answered
+                if self._in_flight == 0:
+                    self._outbox.close(POLICY_VIOLATION, flush=True)
             else:
                 self.send(nack(None, "rate_limited", "too many messages; slow down"))
             return
@@ -156,8 +170,10 @@ class Connection:
             self.send(nack(command_id, "bad_message", validation_message(exc, "frame")))
             return
         if isinstance(frame, Command):
-            answer = await self.hub.dispatcher.execute(self.actor, frame.id, frame.cmd, frame.args)
-            self.send(answer)
+            # Answered when done, while this socket's next frames are read: commands to
+            # one session still run in the order they came.
+            self._in_flight += 1
+            self.hub.dispatcher.submit(self.actor, frame.id, frame.cmd, frame.args, self._answer)
         elif isinstance(frame, Subscribe):
             await self._subscribe(frame)
         elif isinstance(frame, Unsubscribe):

@@ -22,7 +22,7 @@ from session_server.live.timers import VoteTimers
 
 class Hub:
     def __init__(
-        self, db: Database, bus: Bus, replay_buffer: int, progress_interval: float = 0.25
+        self, db: Database, bus: Bus, replay_buffer: int, progress_interval: float = 0.5
     ) -> None:
         self.db = db
         self.bus = bus

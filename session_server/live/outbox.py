@@ -29,9 +29,9 @@ class Pump:
     Answers to a socket's own messages (`urgent`) go first, each turn: a deputy's ack
     does not wait behind a progress report to 2,000 screens."""
 
-    CHECK_EVERY = 32  # outboxes between looks at the clock
+    CHECK_EVERY = 16  # outboxes between looks at the clock
 
-    def __init__(self, slice_seconds: float = 0.003) -> None:
+    def __init__(self, slice_seconds: float = 0.0015) -> None:
         self._waiting: deque[Outbox] = deque()
         self._urgent: deque[Outbox] = deque()
         self._scheduled = False
