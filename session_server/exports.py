@@ -11,6 +11,7 @@ from typing import Any
 
 from session_server.db import models
 from session_server.db.models import iso
+from session_server.published import pairs
 
 # Popolo's vote-event result words for ours.
 _POPOLO_RESULT = {"adopted": "pass", "not_adopted": "fail", "pending_chair": None}
@@ -92,7 +93,7 @@ def popolo(r: VoteRecord) -> dict[str, Any]:
         "seats": outcome.get("seats"),
     }
     if v.ballots and "named" in v.ballots:
-        chosen = {deputy: _label(choice, names) for deputy, choice in v.ballots["named"]}
+        chosen = {deputy: _label(choice, names) for deputy, choice in pairs(v.ballots["named"])}
         event["votes"] = [
             {
                 "voter": {"id": f"deputy-{d.id}", "name": d.full_name},
@@ -104,7 +105,7 @@ def popolo(r: VoteRecord) -> dict[str, Any]:
     elif v.ballots and "receipts" in v.ballots:
         event["receipts"] = [
             {"receipt": receipt, "option": _label(choice, names)}
-            for receipt, choice in v.ballots["receipts"]
+            for receipt, choice in pairs(v.ballots["receipts"])
         ]
     return event
 
@@ -140,7 +141,7 @@ def protocol_csv(r: VoteRecord) -> str:
         w.writerow([names.get(option, option), value])
     w.writerow([])
     if v.ballots and "named" in v.ballots:
-        chosen = {deputy: _label(choice, names) for deputy, choice in v.ballots["named"]}
+        chosen = {deputy: _label(choice, names) for deputy, choice in pairs(v.ballots["named"])}
         w.writerow(["seat", "deputy", "choice"])
         for d in r.deputies:
             not_voted = str(d.id) in outcome.get("not_voted", [])
@@ -153,6 +154,6 @@ def protocol_csv(r: VoteRecord) -> str:
             )
     elif v.ballots and "receipts" in v.ballots:
         w.writerow(["receipt", "choice"])
-        for receipt, choice in v.ballots["receipts"]:
+        for receipt, choice in pairs(v.ballots["receipts"]):
             w.writerow([receipt, _label(choice, names)])
     return out.getvalue()

@@ -25,6 +25,7 @@ from session_server.commands.checks import (
 )
 from session_server.db import models
 from session_server.db.models import iso
+from session_server.published import by_choice
 from voting import (
     Ballot,
     BallotError,
@@ -380,18 +381,17 @@ def count_vote(
         ballots = [
             Ballot(str(d), _choice_of(c)) for d, c in zip(voters, box.ballots.values(), strict=True)
         ]
-        extra = {"receipts": [[r, _choice_of(c)] for r, c in box.ballots.items()]}
+        extra = {"receipts": by_choice((r, _choice_of(c)) for r, c in box.ballots.items())}
     else:
-        # Columns, not ORM objects: 2,000 ballots are read at the moment everyone waits.
-        rows = ctx.db.execute(
+        # Core columns, not ORM objects: 2,000 ballots are read while everyone waits.
+        rows = ctx.connection.execute(
             select(models.NamedBallot.deputy_id, models.NamedBallot.choice)
             .where(models.NamedBallot.vote_id == vote.id)
             .order_by(models.NamedBallot.deputy_id)
         )
         named = [(deputy, _choice_of(choice)) for deputy, choice in rows]
         ballots = [Ballot(str(deputy), choice) for deputy, choice in named]
-        # Pairs, not objects: every screen gets this list, 2,000 entries at most.
-        extra = {"named": [[deputy, choice] for deputy, choice in named]}
+        extra = {"named": by_choice(named)}
     outcome = tally(
         motion,
         Majority.model_validate({k: v for k, v in vote.rule.items() if k != "secret"}),

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from session_server.published import pairs
 from tests.conftest import Server
 from tests.wsclient import LiveClient, fresh_state
 
@@ -126,7 +127,7 @@ async def test_named_vote_from_open_to_protocol(live_server: Server) -> None:
         assert (result["present"], result["base_value"], result["threshold"]) == (20, 20, 11)
         assert result["threshold_exact"] == "10" and result["rule"]["base"] == "present"
         assert len(result["not_voted"]) == 2  # the chair and one deputy
-        named = dict(state["vote"]["ballots"]["named"])
+        named = dict(pairs(state["vote"]["ballots"]["named"]))
         assert set(named.values()) == {"yes", "no", "abstain"}
         assert len(named) == 18
         assert state["votes"][-1]["result"] == "adopted"
@@ -196,7 +197,7 @@ async def test_secret_vote_publishes_receipts_and_stores_no_link(
         )
         await ok(room.chair, "vote.close", vote=vote)
         state = await room.settle()
-        published = {receipt: choice for receipt, choice in state["vote"]["ballots"]["receipts"]}
+        published = dict(pairs(state["vote"]["ballots"]["receipts"]))
         for code, choice in mine.values():
             assert published[code] == choice  # each deputy finds their own ballot
         result = state["vote"]["result"]
@@ -328,7 +329,7 @@ async def test_ballots_racing_the_close_are_either_counted_or_refused(live_serve
         state = await room.settle()
         # Every acknowledged ballot is counted; no refused one is.
         assert state["vote"]["result"]["counts"]["yes"] == acked
-        assert len(state["vote"]["ballots"]["named"]) == acked
+        assert len(pairs(state["vote"]["ballots"]["named"])) == acked
 
 
 async def test_a_retried_cast_counts_once(live_server: Server) -> None:

@@ -15,18 +15,17 @@ function asChoice(choice) {
   return typeof choice === "string" ? { option: choice } : { candidates: choice };
 }
 
+// Published grouped by choice: [[choice, [deputy or receipt, …]], …].
 export function namedRows(vote) {
-  return (vote.ballots?.named || []).map(([deputy, choice]) => ({
-    deputy,
-    choice: asChoice(choice),
-  }));
+  return (vote.ballots?.named || []).flatMap(([choice, deputies]) =>
+    deputies.map((deputy) => ({ deputy, choice: asChoice(choice) })),
+  );
 }
 
 export function receiptRows(vote) {
-  return (vote.ballots?.receipts || []).map(([receipt, choice]) => ({
-    receipt,
-    choice: asChoice(choice),
-  }));
+  return (vote.ballots?.receipts || []).flatMap(([choice, receipts]) =>
+    receipts.map((receipt) => ({ receipt, choice: asChoice(choice) })),
+  );
 }
 
 function choiceTag(choice, motion) {
