@@ -370,10 +370,9 @@ def count_vote(
     """(the outcome record, the ballots to publish)."""
     rules = ctx.rules()
     motion = motion_of(vote)
-    voters = _voters(ctx, vote)
-    eligible = _eligible(ctx, voters)
     extra: dict[str, Any]
     if vote.secret:
+        voters = _voters(ctx, vote)
         box = _box(ctx, vote)
         if len(box.ballots) != len(voters):
             raise CommandError("internal", "the ballot box does not match the participants")
@@ -390,8 +389,10 @@ def count_vote(
             .order_by(models.NamedBallot.deputy_id)
         )
         named = [(deputy, _choice_of(choice)) for deputy, choice in rows]
+        voters = [deputy for deputy, _ in named]
         ballots = [Ballot(str(deputy), choice) for deputy, choice in named]
         extra = {"named": by_choice(named)}
+    eligible = _eligible(ctx, voters)
     outcome = tally(
         motion,
         Majority.model_validate({k: v for k, v in vote.rule.items() if k != "secret"}),
