@@ -164,6 +164,9 @@ class Dispatcher:
                                 one.command_id, "unavailable", "not done; send it again"
                             )
                 await self._finish(session_id, batch)
+                # On SQLite a batch does not suspend: let the loop read sockets and send
+                # frames before the next one, or a backlog would hold it all along.
+                await asyncio.sleep(0)
         finally:
             del self._workers[session_id]
             if not queue:
@@ -308,6 +311,7 @@ class Dispatcher:
         already has that event."""
         logged = [event for one in batch for event in one.logged]
         if logged:
+            await asyncio.sleep(0)  # the same between the commit and the fan-out
             await self._published(session_id, logged)
         for one in batch:
             answer = one.answer
