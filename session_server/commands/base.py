@@ -67,10 +67,8 @@ class Loaded:
     rules: CouncilRules | None = None
     attendance: dict[int, models.Attendance | None] = field(default_factory=dict)
     votes: dict[int, models.Vote] = field(default_factory=dict)
-    # (vote, deputy) -> has voted in a named vote
-    named: dict[tuple[int, int], bool] = field(default_factory=dict)
-    # (vote, deputy) -> has voted in a secret vote
-    participants: dict[tuple[int, int], bool] = field(default_factory=dict)
+    # (vote, deputy) -> has voted (a named ballot, or a secret vote's participant)
+    voted: dict[tuple[int, int], bool] = field(default_factory=dict)
     boxes: dict[int, models.BallotBox] = field(default_factory=dict)
 
     def after_rollback(self) -> Loaded:

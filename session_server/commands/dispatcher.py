@@ -226,7 +226,6 @@ class Dispatcher:
                 answers.append(self._repeat(prior, one))
             else:
                 answer, loaded = self._run_one(db, connection, session, loaded, one)
-                self._keep(session_id, loaded)
                 answers.append(answer)
                 records.append(
                     {"actor": key[0], "command_id": key[1], "command": one.name, "response": answer}
@@ -236,6 +235,7 @@ class Dispatcher:
                 break
         if records:
             connection.execute(STORE_ANSWERS, records)
+        self._keep(session_id, loaded)  # dropped again if the commit fails
         return answers
 
     def _loaded(self, session_id: int, batch: list[_Pending]) -> Loaded:

@@ -112,34 +112,17 @@ def _vote(ctx: CommandContext, vote_id: int) -> models.Vote:
     return vote
 
 
-def _has_voted_by_name(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> bool:
+def _has_voted(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> bool:
+    table = models.VoteParticipant if vote.secret else models.NamedBallot
+
     def read(deputies: set[int] | None) -> dict[int, bool]:
-        query = select(models.NamedBallot.deputy_id).where(models.NamedBallot.vote_id == vote.id)
+        query = select(table.deputy_id).where(table.vote_id == vote.id)
         if deputies is not None:
-            query = query.where(models.NamedBallot.deputy_id.in_(deputies))
+            query = query.where(table.deputy_id.in_(deputies))
         return dict.fromkeys(ctx.db.scalars(query), True)
 
     return ctx.loaded.about(
-        deputy_id, ctx.loaded.named, lambda d: (vote.id, d), ("named", vote.id), read, False
-    )
-
-
-def _has_voted_secretly(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> bool:
-    def read(deputies: set[int] | None) -> dict[int, bool]:
-        query = select(models.VoteParticipant.deputy_id).where(
-            models.VoteParticipant.vote_id == vote.id
-        )
-        if deputies is not None:
-            query = query.where(models.VoteParticipant.deputy_id.in_(deputies))
-        return dict.fromkeys(ctx.db.scalars(query), True)
-
-    return ctx.loaded.about(
-        deputy_id,
-        ctx.loaded.participants,
-        lambda d: (vote.id, d),
-        ("participants", vote.id),
-        read,
-        False,
+        deputy_id, ctx.loaded.voted, lambda d: (vote.id, d), ("voted", vote.id), read, False
     )
 
 
@@ -317,7 +300,7 @@ def _cast_named(
     stored: dict[str, Any],
     rules: CouncilRules,
 ) -> None:
-    if _has_voted_by_name(ctx, vote, deputy_id):
+    if _has_voted(ctx, vote, deputy_id):
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
         ctx.connection.execute(
@@ -330,7 +313,7 @@ def _cast_named(
     ctx.connection.execute(
         NEW_BALLOT, {"vote_id": vote.id, "deputy_id": deputy_id, "choice": stored}
     )
-    ctx.loaded.named[(vote.id, deputy_id)] = True
+    ctx.loaded.voted[(vote.id, deputy_id)] = True
 
 
 def _cast_secret(
@@ -344,7 +327,7 @@ def _cast_secret(
     if receipt is None or not RECEIPT.match(receipt):
         raise CommandError("invalid_args", "a secret ballot needs the tablet's receipt code")
     box = _box(ctx, vote)
-    if _has_voted_secretly(ctx, vote, deputy_id):
+    if _has_voted(ctx, vote, deputy_id):
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
         if receipt not in box.ballots:
@@ -352,7 +335,7 @@ def _cast_secret(
     else:
         if receipt in box.ballots:
             raise CommandError("receipt_taken", "draw a new receipt code and cast again")
-        ctx.loaded.participants[(vote.id, deputy_id)] = True
+        ctx.loaded.voted[(vote.id, deputy_id)] = True
         ctx.connection.execute(NEW_PARTICIPANT, {"vote_id": vote.id, "deputy_id": deputy_id})
     # The column writes its keys sorted (SortedJSON): the document keeps no cast order.
     box.ballots[receipt] = stored
