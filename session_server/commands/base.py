@@ -144,11 +144,12 @@ class CommandContext:
 
     def present(self) -> list[tuple[int, str]]:
         """(deputy, mode) of everyone registered present, by deputy."""
-        rows = self.db.execute(
+        self.db.flush()  # Core does not autoflush: attendance changed in this batch counts
+        rows = self.connection.execute(
             select(models.Attendance.deputy_id, models.Attendance.mode)
             .where(models.Attendance.session_id == self.session.id, models.Attendance.present)
             .order_by(models.Attendance.deputy_id)
-        )
+        ).all()
         return [(d, m) for d, m in rows]
 
 
