@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
+import signal
 from typing import Any
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from session_server.published import pairs
-from tests.conftest import Server
+from tests.conftest import Server, start_server
 from tests.wsclient import LiveClient, fresh_state
 
 S = 1
@@ -393,3 +395,72 @@ async def test_a_tie_goes_to_the_chair_where_the_reglament_says_so(
         state = await room.settle()
         assert state["vote"]["state"] == "closed"
         assert state["vote"]["result"]["chair_decision"] == "yes"
+
+
+async def _cast_and_kill(
+    server: Server, deputies: list[LiveClient], casts: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Every deputy casts at once; the server is killed the moment the last answer lands."""
+    answers = await asyncio.gather(
+        *(
+            d.command("vote.cast", {"session": S, **c}, command_id=f"cast-{c['vote']}-{i}")
+            for i, (d, c) in enumerate(zip(deputies, casts, strict=True))
+        )
+    )
+    os.kill(server.process.pid, signal.SIGKILL)
+    server.process.wait(10)
+    for d in deputies:
+        await d.close()
+    assert all(a["type"] == "ack" for a in answers), answers
+    return answers
+
+
+async def test_acknowledged_ballots_survive_kill_9(live_server: Server) -> None:
+    """A ballot counts once acknowledged: killed right after the acks, the server counts
+    every one of them after a restart, and a retry of one counts it no second time."""
+    async with Chamber(live_server) as room:
+        await room.start(present=20)
+        named = (await ok(room.chair, "vote.open", question="Q", kind="simple"))["vote"]
+        choices = ["yes" if i % 4 else "no" for i in range(len(room.deputies))]
+        await _cast_and_kill(
+            live_server, room.deputies, [{"vote": named, "choice": c} for c in choices]
+        )
+
+    again = start_server(live_server.env, live_server.log)
+    try:
+        retry_by = await LiveClient.open(again.ws_url, again.token("deputy02"))
+        retry = await retry_by.command(
+            "vote.cast", {"session": S, "vote": named, "choice": "no"}, command_id=f"cast-{named}-0"
+        )
+        assert retry["type"] == "ack" and retry["result"]["choice"] == {"option": choices[0]}
+        chair = await LiveClient.open(again.ws_url, again.token("chair"))
+        await ok(chair, "vote.close", vote=named)
+        state = await fresh_state(again.ws_url, S)
+        counts = state["vote"]["result"]["counts"]
+        assert counts == {"yes": choices.count("yes"), "no": choices.count("no"), "abstain": 0}
+
+        secret = (await ok(chair, "vote.open", question="Q2", kind="simple", secret=True))["vote"]
+        tokens = [again.token(f"deputy{n:02d}") for n in range(2, 21)]
+        deputies = [await LiveClient.open(again.ws_url, t) for t in tokens]
+        codes = [receipt() for _ in deputies]
+        await _cast_and_kill(
+            again,
+            deputies,
+            [{"vote": secret, "choice": "yes", "receipt": code} for code in codes],
+        )
+        await retry_by.close()
+        await chair.close()
+    finally:
+        again.kill()
+
+    third = start_server(live_server.env, live_server.log)
+    try:
+        chair = await LiveClient.open(third.ws_url, third.token("chair"))
+        await ok(chair, "vote.close", vote=secret)
+        state = await fresh_state(third.ws_url, S)
+        published = dict(pairs(state["vote"]["ballots"]["receipts"]))
+        assert published == dict.fromkeys(codes, "yes")
+        assert state["vote"]["result"]["counts"]["yes"] == len(codes)
+        await chair.close()
+    finally:
+        third.kill()
