@@ -134,41 +134,9 @@ class Connection:
             SOCKETS.dec()
 
     async def _receive(self, message: Mapping[str, Any]) -> None:
-        if self._flooded:
+        if self._flooded or not self._admitted():
             return
-        if self._bucket.take():
-            if self._bucket.full:
-                self._refused = 0  # it slowed down; forgive the past
-        else:
-            self._refused += 1
-            if self._refused > MAX_REFUSED:
-                log.warning("socket_flood", actor=self.actor.key)
-                self._flooded = True  # closed once the commands it sent are answered
-                if self._in_flight == 0:
-                    self._outbox.close(POLICY_VIOLATION, flush=True)
-            else:
-                self.send(nack(None, "rate_limited", "too many messages; slow down"))
-            return
-        text = message.get("text")
-        if text is None:
-            self.send(nack(None, "bad_message", "send JSON text frames"))
-            return
-        if len(text.encode()) > self.settings.ws_max_frame_bytes:
-            self.send(nack(None, "too_large", "the frame is too large"))
-            return
-        try:
-            raw = json.loads(text)
-        except ValueError:
-            self.send(nack(None, "invalid_json", "the frame is not valid JSON"))
-            return
-        try:
-            frame = CLIENT_FRAME.validate_python(raw)
-        except ValidationError as exc:
-            command_id = raw.get("id") if isinstance(raw, dict) else None
-            if not isinstance(command_id, str):
-                command_id = None
-            self.send(nack(command_id, "bad_message", validation_message(exc, "frame")))
-            return
+        frame = self._parse(message)
         if isinstance(frame, Command):
             # Answered when done, while this socket's next frames are read: commands to
             # one session still run in the order they came.
@@ -183,6 +151,45 @@ class Connection:
             self.send({"type": "unsubscribed", "session": frame.session})
         elif isinstance(frame, Ping):
             self.send({"type": "pong", "server_time": iso(utcnow())})
+
+    def _admitted(self) -> bool:
+        """Within the rate limit; past it, a nack, and a socket that keeps on is closed."""
+        if self._bucket.take():
+            if self._bucket.full:
+                self._refused = 0  # it slowed down; forgive the past
+            return True
+        self._refused += 1
+        if self._refused > MAX_REFUSED:
+            log.warning("socket_flood", actor=self.actor.key)
+            self._flooded = True  # closed once the commands it sent are answered
+            if self._in_flight == 0:
+                self._outbox.close(POLICY_VIOLATION, flush=True)
+        else:
+            self.send(nack(None, "rate_limited", "too many messages; slow down"))
+        return False
+
+    def _parse(self, message: Mapping[str, Any]) -> Subscribe | Unsubscribe | Command | Ping | None:
+        """The client's frame, or None once a nack has said what is wrong with it."""
+        text = message.get("text")
+        if text is None:
+            self.send(nack(None, "bad_message", "send JSON text frames"))
+            return None
+        if len(text.encode()) > self.settings.ws_max_frame_bytes:
+            self.send(nack(None, "too_large", "the frame is too large"))
+            return None
+        try:
+            raw = json.loads(text)
+        except ValueError:
+            self.send(nack(None, "invalid_json", "the frame is not valid JSON"))
+            return None
+        try:
+            return CLIENT_FRAME.validate_python(raw)
+        except ValidationError as exc:
+            command_id = raw.get("id") if isinstance(raw, dict) else None
+            if not isinstance(command_id, str):
+                command_id = None
+            self.send(nack(command_id, "bad_message", validation_message(exc, "frame")))
+            return None
 
     async def _subscribe(self, frame: Subscribe) -> None:
         if frame.session not in self.feeds and len(self.feeds) >= MAX_SUBSCRIPTIONS:
