@@ -24,6 +24,7 @@ import re
 import sys
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
@@ -37,7 +38,7 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-async def run(ws: ServerConnection, order: dict) -> None:
+async def run(ws: ServerConnection, order: dict[str, Any]) -> None:
     frames: list[str] = order["frames"]
     rate = float(order["rate"])
     count = int(order["count"])

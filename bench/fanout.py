@@ -280,7 +280,7 @@ class Clients:
         }
 
     async def cpu(self) -> float:
-        return sum(await self.call("cpu", wait=60))
+        return float(sum(await self.call("cpu", wait=60)))
 
     async def received(self) -> int:
         return sum(await self.call("count", wait=60))
@@ -754,7 +754,8 @@ async def gc_snapshot(pid: int, tmp: Path) -> dict[str, Any] | None:
         await asyncio.sleep(0.1)
         if path.exists():
             await asyncio.sleep(0.2)
-            return json.loads(path.read_text())
+            stats: dict[str, Any] = json.loads(path.read_text())
+            return stats
     return None
 
 

@@ -292,8 +292,8 @@ def main() -> None:
             }
 
         result = asyncio.run(drive())
-        for p in pipes:
-            p.send(("stop",))
+        for pipe in pipes:
+            pipe.send(("stop",))
     finally:
         for p in procs:
             p.join(30)

@@ -10,6 +10,7 @@ now the server's own code; docs/performance.md tells what each one measured.)
 from __future__ import annotations
 
 import os
+from typing import Any
 
 EXPERIMENTS = {e for e in os.environ.get("FANOUT_EXPERIMENT", "").split(",") if e}
 
@@ -24,7 +25,7 @@ def _gcstats() -> None:
     stats = {g: {"count": 0, "seconds": 0.0, "max": 0.0, "collected": 0} for g in (0, 1, 2)}
     started: list[float] = [0.0]
 
-    def callback(phase: str, info: dict) -> None:
+    def callback(phase: str, info: dict[str, Any]) -> None:
         if phase == "start":
             started[0] = time.perf_counter()
             return

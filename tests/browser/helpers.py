@@ -9,7 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    Page,
+    ViewportSize,
+    expect,
+    sync_playwright,
+)
 
 from tests.conftest import skip_or_fail
 
@@ -23,9 +30,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TABLET = {"width": 1024, "height": 768}
-DESKTOP = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
+TABLET: ViewportSize = {"width": 1024, "height": 768}
+DESKTOP: ViewportSize = {"width": 1366, "height": 900}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @contextmanager
@@ -43,7 +50,7 @@ def chromium() -> Iterator[Browser]:
 class Tab:
     """One page in its own browser context, remembering uncaught script errors."""
 
-    def __init__(self, browser: Browser, base_url: str, viewport: dict[str, int]) -> None:
+    def __init__(self, browser: Browser, base_url: str, viewport: ViewportSize) -> None:
         self.base_url = base_url
         self.context: BrowserContext = browser.new_context(viewport=viewport)
         self.page: Page = self.context.new_page()

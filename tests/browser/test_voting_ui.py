@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -350,7 +351,7 @@ def test_voting_screens_fit_a_phone(tabs: dict[str, Tab], sqlite_server: Server)
     screenshot(chair, "phone-chair")
 
 
-TIE = {
+TIE: dict[str, Any] = {
     "kind": "simple",
     "rule": {"numerator": 1, "denominator": 2, "base": "present", "strict": True, "constant": 0},
     "ties": "chair_decides",

@@ -143,12 +143,12 @@ async def test_agenda_attendance_and_floor_end_to_end(live_server: Server) -> No
     await ok(chair, "agenda.start_item", item=1)
     await ok(deputies[0], "speaker.request")
     last = await ok(deputies[1], "speaker.request", topic="Savol")
-    await chair.until_seq(last["result"]["seq"])  # type: ignore[index]
+    await chair.until_seq(last["result"]["seq"])
     again = await deputies[0].command("speaker.request", {"session": S})
     assert again["error"]["code"] == "already_requested"
     first_in_queue = chair.state["speakers"]["queue"][0]["deputy"]
     granted = await ok(chair, "speaker.grant", seconds=60)
-    assert granted["result"]["deputy"] == first_in_queue  # type: ignore[index]
+    assert granted["result"]["deputy"] == first_in_queue
     assert chair.state["speakers"]["current"]["deputy"] == first_in_queue
     assert chair.state["speakers"]["current"]["limit_seconds"] == 60
     assert len(chair.state["speakers"]["queue"]) == 1

@@ -366,7 +366,7 @@ async def test_a_tie_goes_to_the_chair_where_the_reglament_says_so(
     engine = create_async_engine(database_url)
     async with engine.begin() as conn:
         stored = (await conn.execute(text("SELECT rules FROM councils WHERE id = 1"))).scalar()
-        rules = stored if isinstance(stored, dict) else json.loads(stored)
+        rules = stored if isinstance(stored, dict) else json.loads(str(stored))
         rules["ties"] = "chair_decides"
         rules["vote_kinds"]["half"] = {
             "numerator": 1,

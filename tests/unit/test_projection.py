@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from session_server.live.projection import Audience, audience_of, project
 
-SPEAKERS = {
+SPEAKERS: dict[str, Any] = {
     "current": {"request": 1, "deputy": 7, "topic": "Budget, article 4", "started_at": "t"},
     "queue": [
         {"request": 2, "deputy": 8, "topic": "A point of order", "requested_at": "t"},
