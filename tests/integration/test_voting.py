@@ -464,3 +464,39 @@ async def test_acknowledged_ballots_survive_kill_9(live_server: Server) -> None:
         await chair.close()
     finally:
         third.kill()
+
+
+async def test_a_named_election_publishes_each_deputys_candidates(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=20)
+        opened = await ok(
+            room.chair,
+            "vote.open",
+            question="Komissiya a'zolari saylansin",
+            kind="election",
+            secret=False,
+            candidates=["Karimova D.", "Yusupov S.", "Rasulova N."],
+            max_choices=2,
+        )
+        vote = opened["vote"]
+        assert opened["secret"] is False
+        chosen = [["c1", "c2"], ["c2"], ["c3", "c1"], []]
+        for i, deputy in enumerate(room.deputies):
+            result = await ok(deputy, "vote.cast", vote=vote, choice=chosen[i % 4])
+            assert result["choice"] == {"candidates": sorted(chosen[i % 4])}
+        await ok(room.chair, "vote.close", vote=vote)
+        state = await room.settle()
+        published = pairs(state["vote"]["ballots"]["named"])
+        assert len(published) == len(room.deputies)
+        by_deputy = {deputy: choice for deputy, choice in published}
+        ids = sorted(by_deputy)
+        # The deputies voted in the order of their ids (deputy02, deputy03, …).
+        assert [by_deputy[d] for d in ids] == [
+            sorted(chosen[i % 4]) for i in range(len(room.deputies))
+        ]
+        counts = state["vote"]["result"]["counts"]
+        n = {
+            c: sum(c in chosen[i % 4] for i in range(len(room.deputies)))
+            for c in ("c1", "c2", "c3")
+        }
+        assert counts == n
