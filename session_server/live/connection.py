@@ -22,7 +22,14 @@ from session_server.commands.dispatcher import nack
 from session_server.db.models import iso, utcnow
 from session_server.live.feed import Feed, dumps
 from session_server.live.hub import Hub
-from session_server.live.messages import CLIENT_FRAME, Command, Ping, Subscribe, Unsubscribe
+from session_server.live.messages import (
+    CLIENT_FRAME,
+    ClientFrame,
+    Command,
+    Ping,
+    Subscribe,
+    Unsubscribe,
+)
 from session_server.live.outbox import Outbox
 from session_server.live.projection import audience_of
 from session_server.metrics import SLOW_CLOSED, SOCKETS
@@ -168,7 +175,7 @@ class Connection:
             self.send(nack(None, "rate_limited", "too many messages; slow down"))
         return False
 
-    def _parse(self, message: Mapping[str, Any]) -> Subscribe | Unsubscribe | Command | Ping | None:
+    def _parse(self, message: Mapping[str, Any]) -> ClientFrame | None:
         """The client's frame, or None once a nack has said what is wrong with it."""
         text = message.get("text")
         if text is None:

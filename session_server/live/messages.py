@@ -35,5 +35,7 @@ class Ping(_Frame):
     type: Literal["ping"]
 
 
-ClientFrame = Annotated[Subscribe | Unsubscribe | Command | Ping, Field(discriminator="type")]
-CLIENT_FRAME: TypeAdapter[Subscribe | Unsubscribe | Command | Ping] = TypeAdapter(ClientFrame)
+ClientFrame = Subscribe | Unsubscribe | Command | Ping
+CLIENT_FRAME: TypeAdapter[ClientFrame] = TypeAdapter(
+    Annotated[ClientFrame, Field(discriminator="type")]
+)
