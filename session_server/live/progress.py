@@ -1,9 +1,11 @@
 """Vote progress, reported a few times a second rather than once per ballot.
 
 A ballot is acknowledged without an event of its own; this process then asks, at most
-every `interval` seconds per vote, for a `vote.report`, which logs a `vote.progress`
+once every `interval` seconds per vote, for a `vote.report`, which logs a `vote.progress`
 event only when the count has changed. With 2,000 screens and 2,000 ballots that is a
-few frames per second per screen instead of 2,000."""
+few frames per second per screen instead of 2,000. A ballot after a quiet spell is
+reported at once: in a council of 30, the deputy who has just voted sees the count go up
+with the confirmation, not half a second after it."""
 
 from __future__ import annotations
 
@@ -23,16 +25,20 @@ class ProgressReporter:
         self._report = report
         self._interval = interval
         self._due: dict[int, asyncio.TimerHandle] = {}
+        self._last: dict[int, float] = {}  # vote -> when it was last reported (loop time)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def ballot_counted(self, session_id: int, vote_id: int) -> None:
         if vote_id in self._due:
             return
         loop = asyncio.get_running_loop()
-        self._due[vote_id] = loop.call_later(self._interval, self._fire, session_id, vote_id)
+        last = self._last.get(vote_id)
+        wait = 0.0 if last is None else max(0.0, last + self._interval - loop.time())
+        self._due[vote_id] = loop.call_later(wait, self._fire, session_id, vote_id)
 
     def _fire(self, session_id: int, vote_id: int) -> None:
         del self._due[vote_id]
+        self._last[vote_id] = asyncio.get_running_loop().time()
         task = asyncio.create_task(self._run(session_id, vote_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -47,5 +53,6 @@ class ProgressReporter:
         for handle in self._due.values():
             handle.cancel()
         self._due.clear()
+        self._last.clear()
         for task in list(self._tasks):
             task.cancel()
