@@ -3,8 +3,10 @@ close-to-result when a vote with 2,000 eligible voters is closed.
 
     .venv/bin/python bench/voting.py --casters 500 --eligible 2000
 
-A council of `--eligible` seats is written straight into a fresh database (SQLite by
-default, or --database-url), the real server runs in a subprocess, and the deputies'
+A council of `--eligible` seats is written straight into a fresh database: a SQLite file
+by default, or with `--postgres URL` a database the benchmark creates on that PostgreSQL
+server (URL names any database there to connect to) and drops at the end. The real
+server runs in a subprocess, and the deputies'
 sockets live in separate client processes. Tokens are signed with the server's test key
 so that thousands of sign-ins do not dominate the set-up.
 
@@ -28,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
@@ -204,14 +208,46 @@ def main() -> None:
     parser.add_argument("--casters", type=int, default=500)
     parser.add_argument("--eligible", type=int, default=2000)
     parser.add_argument("--processes", type=int, default=4)
-    parser.add_argument("--database-url")
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run on PostgreSQL, e.g. postgresql+asyncpg://postgres@127.0.0.1:5432/test",
+    )
     parser.add_argument("--port", type=int, default=8765)
     a = parser.parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     tmp = Path(tempfile.mkdtemp(prefix="kengash-bench-"))
-    url = a.database_url or f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+    with fresh_database(a.postgres, tmp) as url:
+        run(a, url, tmp)
+
+
+@contextmanager
+def fresh_database(postgres: str | None, tmp: Path) -> Iterator[str]:
+    """A SQLite file in `tmp`, or a new database on the `postgres` server, dropped after."""
+    if postgres is None:
+        yield f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
+        return
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    name = f"kengash_bench_{os.getpid()}"
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(postgres, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def run(a: argparse.Namespace, url: str, tmp: Path) -> None:
     prepare(url, a.eligible)
     say(f"database ready: {a.eligible} seats")
     env = {
