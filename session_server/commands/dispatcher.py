@@ -209,9 +209,17 @@ class Dispatcher:
         loaded = self._loaded(session_id, batch)
         session = loaded.session
         if session is None:
-            session = loaded.session = db.scalar(
-                select(models.Session).where(models.Session.id == session_id).with_for_update()
-            )
+            # The council comes with the lock: one round trip fewer for every batch on
+            # PostgreSQL, where nothing is kept between batches.
+            found = db.execute(
+                select(models.Session, models.Council)
+                .join(models.Council, models.Council.id == models.Session.council_id)
+                .where(models.Session.id == session_id)
+                .with_for_update(of=models.Session)
+            ).one_or_none()
+            if found is not None:
+                session, loaded.council = found
+                loaded.session = session
         if session is None:
             return [
                 nack(one.command_id, "not_found", f"there is no session {session_id}")
