@@ -12,9 +12,8 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-import sqlalchemy as sa
 from pydantic import Field, StringConstraints
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import String, bindparam, func, insert, select, update
 from sqlalchemy.orm.attributes import flag_modified
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
@@ -193,9 +192,13 @@ def votes_section(ctx: CommandContext) -> list[dict[str, Any]]:
     ]
 
 
-def _emit_vote(ctx: CommandContext, kind: str, vote: models.Vote, **extra: Any) -> None:
+def _emit_vote(
+    ctx: CommandContext, kind: str, vote: models.Vote, voted: int | None = None, **extra: Any
+) -> None:
+    """`voted`: how many have voted, where the caller has just counted them."""
     ctx.db.flush()
-    voted = _voted(ctx, vote)
+    if voted is None:
+        voted = _voted(ctx, vote)
     vote.reported_voted = voted
     ctx.emit(kind, {"vote": vote_section(vote, voted), "votes": votes_section(ctx), **extra})
 
@@ -370,7 +373,7 @@ def count_vote(
         # Core columns, not ORM objects, and each distinct choice decoded once, not
         # 2,000 times: the ballots are read while every screen waits for the result.
         rows = ctx.connection.execute(
-            select(models.NamedBallot.deputy_id, sa.cast(models.NamedBallot.choice, sa.String))
+            select(models.NamedBallot.deputy_id, models.NamedBallot.choice.cast(String))
             .where(models.NamedBallot.vote_id == vote.id)
             .order_by(models.NamedBallot.deputy_id)
         ).all()
@@ -404,7 +407,7 @@ def _finish(ctx: CommandContext, vote: models.Vote, chair_decision: str | None) 
     vote.outcome, vote.ballots = record, published
     vote.state = "pending_chair" if record["result"] == "pending_chair" else "closed"
     vote.closed_at = ctx.now
-    _emit_vote(ctx, "vote.closed", vote)
+    _emit_vote(ctx, "vote.closed", vote, voted=record["cast"])
     return {"vote": vote.id, "result": record["result"]}
 
 
