@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
 from sqlalchemy import update
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
@@ -15,10 +14,11 @@ from session_server.commands.checks import (
 )
 from session_server.commands.sections import agenda_section, speakers_section
 from session_server.db import models
+from session_server.validation import RowId
 
 
 class StartItemArgs(SessionArgs):
-    item: int = Field(gt=0)
+    item: RowId
 
 
 @command("agenda.start_item", roles={"chair"}, args=StartItemArgs)

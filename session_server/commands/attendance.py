@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
-
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
 from session_server.commands.checks import (
     acting_deputy,
@@ -14,13 +12,14 @@ from session_server.commands.checks import (
 )
 from session_server.commands.sections import attendance_section
 from session_server.db import models
+from session_server.validation import RowId
 
 
 class RegisterArgs(SessionArgs):
     present: bool = True
     mode: Literal["chamber", "remote"] = "chamber"
     # The secretariat may register a deputy by hand (a tablet that failed, say).
-    deputy: int | None = Field(default=None, gt=0)
+    deputy: RowId | None = None
 
     def deputy_named(self) -> int | None:
         return self.deputy

@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import select
 from sqlalchemy.engine import Connection as DbConnection
 from sqlalchemy.orm import Session as DbSession
 
 from session_server.auth.tokens import Actor, Role
 from session_server.db import models
+from session_server.validation import RowId
 from voting import CouncilRules
 
 
@@ -36,7 +37,7 @@ class SessionArgs(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    session: int = Field(gt=0)
+    session: RowId
 
     def deputy_named(self) -> int | None:
         """The deputy the command acts on, when not the sender (read ahead by the batch)."""
@@ -69,7 +70,8 @@ class Loaded:
     votes: dict[int, models.Vote] = field(default_factory=dict)
     # (vote, deputy) -> has voted (a named ballot, or a secret vote's participant)
     voted: dict[tuple[int, int], bool] = field(default_factory=dict)
-    boxes: dict[int, models.BallotBox] = field(default_factory=dict)
+    # vote -> the receipt codes in its secret ballot box
+    receipts: dict[int, set[str]] = field(default_factory=dict)
 
     def after_rollback(self) -> Loaded:
         """A savepoint rolled back: keep only the rows it cannot have added."""
@@ -166,13 +168,21 @@ class CommandSpec(Generic[ArgsT]):
     # The handler refuses (CommandError) only before it changes anything, so it needs no
     # savepoint of its own: two database round trips fewer on the hottest commands.
     checks_first: bool = False
+    # Whose command it was is left out of the log line: a secret ballot's sender, in cast
+    # order, is what someone holding the logs and the database's history would pair up.
+    log_actor: bool = True
 
 
 REGISTRY: dict[str, CommandSpec[Any]] = {}
 
 
 def command(
-    name: str, *, roles: set[Role], args: type[ArgsT], checks_first: bool = False
+    name: str,
+    *,
+    roles: set[Role],
+    args: type[ArgsT],
+    checks_first: bool = False,
+    log_actor: bool = True,
 ) -> Callable[[Handler[ArgsT]], Handler[ArgsT]]:
     """Register a handler; its docstring is the command's summary in docs/protocol.md."""
 
@@ -180,7 +190,7 @@ def command(
         if name in REGISTRY:
             raise RuntimeError(f"command {name} registered twice")
         REGISTRY[name] = CommandSpec(
-            name, frozenset(roles), args, handler, handler.__doc__ or "", checks_first
+            name, frozenset(roles), args, handler, handler.__doc__ or "", checks_first, log_actor
         )
         return handler
 

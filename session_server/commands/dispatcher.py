@@ -6,6 +6,8 @@ transaction as the effect, so a retry gets the stored answer and never acts twic
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import math
 import time
 from collections import deque
@@ -17,7 +19,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.engine import Connection as DbConnection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session as DbSession
 
 from session_server import eventlog
@@ -42,8 +44,8 @@ log = structlog.get_logger(__name__)
 Published = Callable[[int, list[LoggedEvent]], Awaitable[None]]
 # Told of every command acknowledged and committed: (command name, its args, its result).
 Acked = Callable[[str, Any, dict[str, Any]], None]
-# What a command id was used for, and the answer given: (command, answer).
-Stored = tuple[str, dict[str, Any]]
+# What a command id was used for, and the answer given: (command, args digest, answer).
+Stored = tuple[str, str | None, dict[str, Any]]
 # Takes a command's answer, ack or nack, once.
 Reply = Callable[[dict[str, Any]], None]
 
@@ -65,6 +67,21 @@ def nack(command_id: str | None, code: str, message: str) -> dict[str, Any]:
     return {"type": "nack", "id": command_id, "error": {"code": code, "message": message}}
 
 
+def args_digest(args: SessionArgs) -> str:
+    """What a command id is bound to, with the command's name: its checked arguments."""
+    canonical = json.dumps(
+        args.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _unavailable(exc: BaseException) -> bool:
+    """The database could not be reached or was busy: nothing is wrong with the commands."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
+
+
 @dataclass
 class _Pending:
     actor: Actor
@@ -74,6 +91,7 @@ class _Pending:
     args: SessionArgs
     reply: Reply
     started: float
+    digest: str
     answer: dict[str, Any] | None = None  # set once, when its transaction has ended
     logged: list[LoggedEvent] = field(default_factory=list)
 
@@ -124,7 +142,7 @@ class Dispatcher:
                 started,
                 nack(command_id, "invalid_args", validation_message(exc, "args")),
             )
-        pending = _Pending(actor, command_id, name, spec, args, reply, started)
+        pending = _Pending(actor, command_id, name, spec, args, reply, started, args_digest(args))
         self._queues.setdefault(args.session, deque()).append(pending)
         if args.session not in self._workers:
             self._workers[args.session] = asyncio.create_task(self._work(args.session))
@@ -152,21 +170,21 @@ class Dispatcher:
                     taken = await self._run_batch(session_id, batch)
                     queue.extendleft(reversed(batch[taken:]))
                     del batch[taken:]
-                except IntegrityError:
-                    # A command id used before (a retry), or a row raced in from another
-                    # process. Alone, each command either acts or finds the stored answer.
+                except Exception as exc:  # nothing of the batch was committed
                     self._kept.pop(session_id, None)
-                    for one in batch:
-                        await self._run_alone(session_id, one)
-                except Exception:  # the database is down, say: nothing was committed
-                    self._kept.pop(session_id, None)
-                    log.exception("command_batch_failed", session=session_id, size=len(batch))
-                    for one in batch:
-                        one.logged = []
-                        if one.answer is None:
+                    if _unavailable(exc):
+                        log.warning("command_batch_unavailable", session=session_id, error=str(exc))
+                        for one in batch:
+                            one.logged = []
                             one.answer = nack(
                                 one.command_id, "unavailable", "not done; send it again"
                             )
+                    else:
+                        # A command id used before (a retry), a row raced in from another
+                        # process, or one command that fails for a reason of its own: alone,
+                        # each command acts, finds its stored answer, or fails by itself.
+                        for one in batch:
+                            await self._run_alone(session_id, one)
                 await self._finish(session_id, batch)
                 # On SQLite a batch does not suspend: let the loop read sockets and send
                 # frames before the next one, or a backlog would hold it all along.
@@ -182,13 +200,26 @@ class Dispatcher:
             await self._run_batch(session_id, [one], look_up=True)
         except IntegrityError:
             self._kept.pop(session_id, None)
-            async with self.db.read() as db:
-                prior = await db.get(models.CommandResult, (one.actor.key, one.command_id))
+            try:
+                async with self.db.read() as db:
+                    prior = await db.get(models.CommandResult, (one.actor.key, one.command_id))
+            except Exception:
+                prior = None
             if prior is None:
-                log.exception("command_conflict", command=one.name, id=one.command_id)
+                log.warning("command_conflict", command=one.name, id=one.command_id)
                 one.answer = nack(one.command_id, "conflict", "the command collided; send it again")
             else:
-                one.answer = self._repeat((prior.command, prior.response), one)
+                one.answer = self._repeat((prior.command, prior.args_digest, prior.response), one)
+        except Exception as exc:
+            self._kept.pop(session_id, None)
+            if _unavailable(exc):
+                one.answer = nack(one.command_id, "unavailable", "not done; send it again")
+            else:
+                # A bug, not the sender's fault: logged with its traceback, answered alone.
+                log.exception("command_failed", command=one.name, id=one.command_id)
+                one.answer = nack(
+                    one.command_id, "internal", "the command failed; nothing was done"
+                )
 
     async def _run_batch(
         self, session_id: int, batch: list[_Pending], look_up: bool = False
@@ -240,9 +271,16 @@ class Dispatcher:
                 answer, loaded = self._run_one(db, connection, session, loaded, one)
                 answers.append(answer)
                 records.append(
-                    {"actor": key[0], "command_id": key[1], "command": one.name, "response": answer}
+                    {
+                        "actor": key[0],
+                        "command_id": key[1],
+                        "command": one.name,
+                        "args_digest": one.digest,
+                        "response": answer,
+                    }
                 )
-                stored[key] = (one.name, answer)  # the same id twice in one batch: one answer
+                # The same id twice in one batch: one answer.
+                stored[key] = (one.name, one.digest, answer)
             if time.perf_counter() > deadline:
                 break
         if records:
@@ -275,19 +313,29 @@ class Dispatcher:
         Bookkeeping in Core on the connection: a fifth of the ORM's cost per statement."""
         result = models.CommandResult
         rows = db.connection().execute(
-            select(result.actor, result.command_id, result.command, result.response).where(
+            select(
+                result.actor, result.command_id, result.command, result.args_digest, result.response
+            ).where(
                 tuple_(result.actor, result.command_id).in_(
                     [(one.actor.key, one.command_id) for one in batch]
                 )
             )
         )
-        return {(actor, cid): (name, response) for actor, cid, name, response in rows}
+        return {
+            (actor, cid): (name, digest, response) for actor, cid, name, digest, response in rows
+        }
 
     @staticmethod
     def _repeat(prior: Stored, one: _Pending) -> dict[str, Any]:
-        name, response = prior
+        """The stored answer for a retry; `id_reused` for the same id with anything else.
+        (Answers stored before digests were kept are bound to the command's name only.)"""
+        name, digest, response = prior
         if name != one.name:
             return nack(one.command_id, "id_reused", f"id {one.command_id} was used for {name}")
+        if digest is not None and digest != one.digest:
+            return nack(
+                one.command_id, "id_reused", f"id {one.command_id} was used with other arguments"
+            )
         return response
 
     @staticmethod
@@ -334,7 +382,7 @@ class Dispatcher:
                 "command",
                 command=one.name,
                 id=one.command_id,
-                actor=one.actor.key,
+                actor=one.actor.key if one.spec.log_actor else None,
                 answer=answer["type"],
             )
             _answer(one.reply, one.name, one.started, answer)

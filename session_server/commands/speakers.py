@@ -17,6 +17,7 @@ from session_server.commands.checks import (
 )
 from session_server.commands.sections import speakers_section
 from session_server.db import models
+from session_server.validation import RowId
 
 DEFAULT_SPEECH_SECONDS = 180
 
@@ -27,7 +28,7 @@ class RequestArgs(SessionArgs):
 
 class GrantArgs(SessionArgs):
     # Without a deputy, the floor goes to the first in the queue.
-    deputy: int | None = Field(default=None, gt=0)
+    deputy: RowId | None = None
     seconds: int = Field(default=DEFAULT_SPEECH_SECONDS, ge=10, le=3600)
 
     def deputy_named(self) -> int | None:

@@ -1,9 +1,10 @@
 """Votes: the chair opens, deputies cast, the chair (or the timer) closes or cancels.
 
 Named votes keep one row per deputy. Secret votes keep "who has voted" and "what was
-chosen" apart: `vote_participants` (unique per deputy) and one ballot-box document keyed
-by receipt codes that the tablets draw themselves, so nothing the server stores, logs or
-answers pairs a deputy with a receipt or a choice."""
+chosen" apart: `vote_participants` (unique per deputy) and `secret_ballots`, one row per
+ballot keyed by the receipt code the tablet drew, with no column that points at a
+deputy. docs/protocol.md ("What a secret vote keeps secret") says exactly what that
+hides and from whom: not from someone who can read the database's history."""
 
 from __future__ import annotations
 
@@ -13,8 +14,7 @@ from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
-from sqlalchemy import String, bindparam, func, insert, select, update
-from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy import String, bindparam, delete, func, insert, select, update
 
 from session_server.commands.base import CommandContext, CommandError, SessionArgs, command
 from session_server.commands.checks import (
@@ -27,6 +27,7 @@ from session_server.commands.checks import (
 from session_server.db import models
 from session_server.db.models import iso
 from session_server.published import by_choice
+from session_server.validation import RowId
 from voting import (
     Ballot,
     BallotError,
@@ -42,6 +43,15 @@ from voting import (
 # ORM's unit of work would cost more than the inserts themselves.
 NEW_BALLOT = insert(models.NamedBallot)
 NEW_PARTICIPANT = insert(models.VoteParticipant)
+NEW_SECRET_BALLOT = insert(models.SecretBallot)
+CHANGE_SECRET_BALLOT = (
+    update(models.SecretBallot)
+    .where(
+        models.SecretBallot.vote_id == bindparam("ballot_vote"),
+        models.SecretBallot.receipt == bindparam("ballot_receipt"),
+    )
+    .values(choice=bindparam("new_choice"))
+)
 CHANGE_BALLOT = (
     update(models.NamedBallot)
     .where(
@@ -73,7 +83,7 @@ class OpenArgs(SessionArgs):
 
 
 class VoteArgs(SessionArgs):
-    vote: int = Field(gt=0)
+    vote: RowId
 
 
 class CastArgs(VoteArgs):
@@ -96,7 +106,10 @@ def motion_of(vote: models.Vote) -> Motion:
     return Motion.election(candidates, vote.motion["max_choices"])
 
 
-def _choice_of(stored: dict[str, Any]) -> str | tuple[str, ...]:
+Choice = str | tuple[str, ...]
+
+
+def _choice_of(stored: dict[str, Any]) -> Choice:
     """As published: an option ("yes") or the candidates chosen (["c1", "c3"])."""
     return stored["option"] if "option" in stored else tuple(stored["candidates"])
 
@@ -127,11 +140,16 @@ def _has_voted(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> bool:
     )
 
 
-def _box(ctx: CommandContext, vote: models.Vote) -> models.BallotBox:
-    box = ctx.loaded.boxes.get(vote.id) or ctx.db.get(models.BallotBox, vote.id)
-    assert box is not None  # created with the vote
-    ctx.loaded.boxes[vote.id] = box
-    return box
+def _receipts(ctx: CommandContext, vote: models.Vote) -> set[str]:
+    """The receipt codes in a secret vote's box, read once per batch (or kept)."""
+    receipts = ctx.loaded.receipts.get(vote.id)
+    if receipts is None:
+        receipts = ctx.loaded.receipts[vote.id] = set(
+            ctx.connection.scalars(
+                select(models.SecretBallot.receipt).where(models.SecretBallot.vote_id == vote.id)
+            )
+        )
+    return receipts
 
 
 def _voters(ctx: CommandContext, vote: models.Vote) -> list[int]:
@@ -250,13 +268,12 @@ def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
     ctx.db.flush()
     ctx.loaded.votes[vote.id] = vote
     if vote.secret:
-        ctx.loaded.boxes[vote.id] = models.BallotBox(vote_id=vote.id, ballots={})
-        ctx.db.add(ctx.loaded.boxes[vote.id])
+        ctx.loaded.receipts[vote.id] = set()
     _emit_vote(ctx, "vote.opened", vote)
     return {"vote": vote.id, "secret": vote.secret, "closes_at": iso(vote.closes_at)}
 
 
-@command("vote.cast", roles={"deputy", "chair"}, args=CastArgs, checks_first=True)
+@command("vote.cast", roles={"deputy", "chair"}, args=CastArgs, checks_first=True, log_actor=False)
 def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
     """Cast (or, where the reglament allows, change) one's ballot."""
     require_own_council(ctx)
@@ -264,6 +281,8 @@ def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
     vote = _vote(ctx, args.vote)
     if vote.state != "open":
         raise CommandError("vote_closed", f"the vote is {vote.state}; the ballot was not counted")
+    if not vote.secret and args.receipt is not None:
+        raise CommandError("invalid_args", "receipt: a named vote's ballot takes no receipt")
     rules = ctx.rules()
     if rules.face_check_per_ballot and not ctx.actor.face_verified:
         raise CommandError("face_check_required", "confirm with Face ID before voting")
@@ -331,20 +350,65 @@ def _cast_secret(
 ) -> None:
     if receipt is None or not RECEIPT.match(receipt):
         raise CommandError("invalid_args", "a secret ballot needs the tablet's receipt code")
-    box = _box(ctx, vote)
+    receipts = _receipts(ctx, vote)
     if _has_voted(ctx, vote, deputy_id):
         if not rules.ballot_changes_until_close:
             raise CommandError("already_voted", "your ballot is cast and may not be changed")
-        if receipt not in box.ballots:
+        if receipt not in receipts:
             raise CommandError("unknown_receipt", "to change your ballot, use your receipt code")
-    else:
-        if receipt in box.ballots:
-            raise CommandError("receipt_taken", "draw a new receipt code and cast again")
-        ctx.loaded.voted[(vote.id, deputy_id)] = True
-        ctx.connection.execute(NEW_PARTICIPANT, {"vote_id": vote.id, "deputy_id": deputy_id})
-    # The column writes its keys sorted (SortedJSON): the document keeps no cast order.
-    box.ballots[receipt] = stored
-    flag_modified(box, "ballots")
+        ctx.connection.execute(
+            CHANGE_SECRET_BALLOT,
+            {"ballot_vote": vote.id, "ballot_receipt": receipt, "new_choice": stored},
+        )
+        return
+    if receipt in receipts:
+        raise CommandError("receipt_taken", "draw a new receipt code and cast again")
+    # Both unique keys stand behind these checks, as for a named ballot.
+    ctx.connection.execute(NEW_PARTICIPANT, {"vote_id": vote.id, "deputy_id": deputy_id})
+    ctx.connection.execute(
+        NEW_SECRET_BALLOT, {"vote_id": vote.id, "receipt": receipt, "choice": stored}
+    )
+    ctx.loaded.voted[(vote.id, deputy_id)] = True
+    receipts.add(receipt)
+
+
+def _ballots(ctx: CommandContext, key: Any, vote: models.Vote) -> list[tuple[Any, Choice]]:
+    """(deputy or receipt, choice) of every ballot, in key order. Core columns, not ORM
+    objects, and each distinct choice decoded once, not 2,000 times: the ballots are read
+    while every screen waits for the result."""
+    table = key.class_
+    rows = ctx.connection.execute(
+        select(key, table.choice.cast(String)).where(table.vote_id == vote.id).order_by(key)
+    ).all()
+    decoded: dict[str, Choice] = {}
+    out = []
+    for owner, text in rows:
+        choice = decoded.get(text)
+        if choice is None:
+            choice = decoded[text] = _choice_of(json.loads(text))
+        out.append((owner, choice))
+    return out
+
+
+def _rewrite_box(ctx: CommandContext, vote: models.Vote) -> None:
+    """Write a secret vote's ballots again, in receipt order, when it stops taking them.
+
+    PostgreSQL keeps a table's rows in the order they were written, and so would a dump
+    of it: written again in one transaction, the live rows say nothing of the cast order.
+    (SQLite keeps `secret_ballots` in key order already.) Old row versions stay until
+    VACUUM; docs/protocol.md says what that leaves to the database's operator."""
+    if not vote.secret or ctx.connection.dialect.name == "sqlite":
+        return
+    table = models.SecretBallot
+    rows = ctx.connection.execute(
+        select(table.receipt, table.choice).where(table.vote_id == vote.id).order_by(table.receipt)
+    ).all()
+    ctx.connection.execute(delete(table).where(table.vote_id == vote.id))
+    if rows:
+        ctx.connection.execute(
+            NEW_SECRET_BALLOT,
+            [{"vote_id": vote.id, "receipt": r, "choice": c} for r, c in rows],
+        )
 
 
 def _eligible(ctx: CommandContext, voters: list[int]) -> set[int]:
@@ -361,29 +425,14 @@ def count_vote(
     extra: dict[str, Any]
     if vote.secret:
         voters = _voters(ctx, vote)
-        box = _box(ctx, vote)
-        if len(box.ballots) != len(voters):
+        secret = _ballots(ctx, models.SecretBallot.receipt, vote)
+        if len(secret) != len(voters):
             raise CommandError("internal", "the ballot box does not match the participants")
         # Counting needs no pairing: any one-to-one assignment gives the same counts.
-        ballots = [
-            Ballot(str(d), _choice_of(c)) for d, c in zip(voters, box.ballots.values(), strict=True)
-        ]
-        extra = {"receipts": by_choice((r, _choice_of(c)) for r, c in box.ballots.items())}
+        ballots = [Ballot(str(d), c) for d, (_, c) in zip(voters, secret, strict=True)]
+        extra = {"receipts": by_choice(secret)}
     else:
-        # Core columns, not ORM objects, and each distinct choice decoded once, not
-        # 2,000 times: the ballots are read while every screen waits for the result.
-        rows = ctx.connection.execute(
-            select(models.NamedBallot.deputy_id, models.NamedBallot.choice.cast(String))
-            .where(models.NamedBallot.vote_id == vote.id)
-            .order_by(models.NamedBallot.deputy_id)
-        ).all()
-        decoded: dict[str, str | tuple[str, ...]] = {}
-        named = []
-        for deputy, text in rows:
-            choice = decoded.get(text)
-            if choice is None:
-                choice = decoded[text] = _choice_of(json.loads(text))
-            named.append((deputy, choice))
+        named = _ballots(ctx, models.NamedBallot.deputy_id, vote)
         voters = [deputy for deputy, _ in named]
         ballots = [Ballot(str(deputy), choice) for deputy, choice in named]
         extra = {"named": by_choice(named)}
@@ -418,6 +467,7 @@ def close_vote(ctx: CommandContext, args: VoteArgs) -> dict[str, Any]:
     vote = _vote(ctx, args.vote)
     if vote.state != "open":
         raise CommandError("wrong_state", f"the vote is {vote.state}")
+    _rewrite_box(ctx, vote)
     return _finish(ctx, vote, None)
 
 
@@ -438,6 +488,8 @@ def cancel_vote(ctx: CommandContext, args: CancelArgs) -> dict[str, Any]:
     vote = _vote(ctx, args.vote)
     if vote.state not in ("open", "pending_chair"):
         raise CommandError("wrong_state", f"the vote is {vote.state}")
+    if vote.state == "open":
+        _rewrite_box(ctx, vote)
     vote.state, vote.cancel_reason, vote.closed_at = "cancelled", args.reason, ctx.now
     _emit_vote(ctx, "vote.cancelled", vote, reason=args.reason)
     return {"vote": vote.id, "state": "cancelled"}

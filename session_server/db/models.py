@@ -41,18 +41,6 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class SortedJSON(TypeDecorator[dict[str, Any]]):
-    """JSON written with its keys in sorted order, whatever order they were added in."""
-
-    impl = JSON
-    cache_ok = True
-
-    def process_bind_param(
-        self, value: dict[str, Any] | None, dialect: Dialect
-    ) -> dict[str, Any] | None:
-        return None if value is None else dict(sorted(value.items()))
-
-
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -180,6 +168,9 @@ class CommandResult(Base):
     actor: Mapped[str] = mapped_column(String(64), primary_key=True)
     command_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     command: Mapped[str] = mapped_column(String(64))
+    # SHA-256 of the command's arguments as checked (canonical JSON): an id sent again
+    # with other arguments is refused (`id_reused`), not answered as the first one was.
+    args_digest: Mapped[str | None] = mapped_column(String(64))
     response: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -232,13 +223,16 @@ class VoteParticipant(Base):
     deputy_id: Mapped[int] = mapped_column(ForeignKey("deputies.id"), primary_key=True)
 
 
-class BallotBox(Base):
-    """A secret vote's ballots, as one document: receipt code -> choice.
+class SecretBallot(Base):
+    """A secret vote's ballot under the receipt code the tablet drew: no deputy here.
 
-    One row rewritten per ballot, keys in receipt order: there is no row per ballot whose
-    position, id or transaction could be matched against `vote_participants`."""
+    On SQLite the table has no rowid, so rows sit in receipt order, not in the order they
+    came; on PostgreSQL the close rewrites them in receipt order (commands/votes.py).
+    docs/protocol.md ("What a secret vote keeps secret") says what this does not hide."""
 
-    __tablename__ = "ballot_boxes"
+    __tablename__ = "secret_ballots"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012
 
     vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), primary_key=True)
-    ballots: Mapped[dict[str, Any]] = mapped_column(SortedJSON)
+    receipt: Mapped[str] = mapped_column(String(16), primary_key=True)
+    choice: Mapped[dict[str, Any]]  # {"option": "yes"} or {"candidates": [...]}

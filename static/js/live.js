@@ -1,4 +1,4 @@
-// The WebSocket client of /ws (CONTRACT.md "WebSocket").
+// The WebSocket client of /ws (docs/protocol.md).
 //
 // It keeps one session's state by folding the snapshot and events through state.js.
 // On any close it reconnects with backoff and resubscribes with `since` = the last

@@ -6,6 +6,9 @@ import asyncio
 import os
 import signal
 
+from sqlalchemy import text
+
+from session_server.db.engine import Database
 from tests.conftest import Server, start_server
 from tests.wsclient import LiveClient, fresh_state
 
@@ -48,3 +51,15 @@ async def test_acknowledged_commands_survive_kill_9(live_server: Server) -> None
         await chair2.close()
     finally:
         again.kill()
+
+
+async def test_sqlite_syncs_the_log_at_every_commit(sqlite_url: str) -> None:
+    """An ack promises durability through a power cut, not only a crash: WAL needs FULL."""
+    db = Database(sqlite_url)
+    try:
+        level = await db.transact(lambda s: s.execute(text("PRAGMA synchronous")).scalar())
+        assert level == 2  # FULL
+        async with db.read() as reader:
+            assert (await reader.execute(text("PRAGMA synchronous"))).scalar() == 2
+    finally:
+        await db.dispose()

@@ -216,8 +216,10 @@ async def test_secret_vote_publishes_receipts_and_stores_no_link(
             (await conn.execute(text("SELECT * FROM vote_participants"))).mappings().all()
         )
         assert {tuple(sorted(r.keys())) for r in participants} == {("deputy_id", "vote_id")}
-        boxes = (await conn.execute(text("SELECT * FROM ballot_boxes"))).mappings().all()
-        assert [sorted(r.keys()) for r in boxes] == [["ballots", "vote_id"]]
+        box = (await conn.execute(text("SELECT * FROM secret_ballots"))).mappings().all()
+        assert {tuple(sorted(r.keys())) for r in box} == {("choice", "receipt", "vote_id")}
+        # As stored (no ORDER BY): in receipt order, not in the order the ballots came.
+        assert [r["receipt"] for r in box] == sorted(code for code, _ in mine.values())
         named = (await conn.execute(text("SELECT count(*) FROM named_ballots"))).scalar()
         assert named == 0
         answers = (await conn.execute(text("SELECT response FROM command_results"))).scalars().all()
