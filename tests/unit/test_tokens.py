@@ -34,3 +34,12 @@ def test_an_expired_token_is_refused() -> None:
     with pytest.raises(TokenError) as err:
         issuer.verify(token)
     assert err.value.code == "token_expired"
+
+
+def test_a_signed_token_with_fields_we_do_not_know_is_refused() -> None:
+    """Signed with our key by another version (or a leaked key): refused, not a crash."""
+    issuer = TokenIssuer("s3cret", 60)
+    token = issuer._serializer.dumps({"role": "deputy", "user_id": 2, "superpower": True})
+    with pytest.raises(TokenError) as err:
+        issuer.verify(token)
+    assert err.value.code == "bad_token"
