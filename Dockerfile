@@ -1,7 +1,9 @@
-# E-Kengash Live: one image for the app replicas and the one-shot migration.
+# E-Kengash Live: one image for the app replicas and the one-shot migration. It runs
+# production settings (docs/operations.md "Production rules"), so it needs a secret key:
 #   docker build -t e-kengash-live .
-#   docker run --rm e-kengash-live kengash migrate
-#   docker run -p 8000:8000 e-kengash-live            # kengash serve --host 0.0.0.0
+#   docker run --rm --env-file .env e-kengash-live kengash migrate
+#   docker run --env-file .env -p 8000:8000 e-kengash-live   # kengash serve --host 0.0.0.0
+# To try it with the demo: -e KENGASH_ENVIRONMENT=development -e KENGASH_DEMO=1.
 FROM python:3.11-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -30,7 +32,10 @@ RUN pip install --no-deps . \
 # The pages in static/ are not inside the Python package: session_server/app.py finds
 # them next to its own source directory. Importing session_server from /app (first on
 # sys.path) keeps /app/static in reach; the installed copy provides the `kengash` command.
+# Production unless told otherwise: the demo sign-in and `kengash demo` are refused, and
+# KENGASH_SECRET_KEY must be set (32 bytes or more).
 ENV PYTHONPATH=/app \
+    KENGASH_ENVIRONMENT=production \
     KENGASH_HOST=0.0.0.0 \
     KENGASH_PORT=8000 \
     KENGASH_VAR_DIR=/app/var

@@ -365,6 +365,8 @@ def start_real_server(tmp: Path, experiment: str = "") -> Process:
         "KENGASH_LOG_LEVEL": "WARNING",
         "KENGASH_HOST": "127.0.0.1",
         "KENGASH_PORT": str(port),
+        # Every viewer comes from 127.0.0.1: a cap per address above the largest run.
+        "KENGASH_WS_MAX_PER_ADDRESS": "100000",
     }
     if experiment:
         # bench/hooks/sitecustomize.py patches this process only; no server file changes.

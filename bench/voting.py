@@ -257,8 +257,10 @@ def run(a: argparse.Namespace, url: str, tmp: Path) -> None:
         "KENGASH_LOG_LEVEL": "WARNING",
         "KENGASH_PORT": str(a.port),
         "KENGASH_VAR_DIR": str(tmp),
-        # Thousands of sockets from one address: no flood limit for the bench clients.
+        # Thousands of sockets from one address: no flood limit for the bench clients,
+        # and a cap per address above their number.
         "KENGASH_WS_RATE_PER_SECOND": "1000",
+        "KENGASH_WS_MAX_PER_ADDRESS": str(a.eligible + 100),
     }
     server = subprocess.Popen([sys.executable, "-m", "session_server", "serve"], env=env, cwd=ROOT)
     procs = []

@@ -1,4 +1,4 @@
-"""The read API and demo sign-in (CONTRACT.md "HTTP"). Each handler's docstring after
+"""The read API and demo sign-in (docs/protocol.md "HTTP API"). Each handler's docstring after
 `---` is its OpenAPI description, served at /openapi.json."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from session_server.auth.tokens import Actor
 from session_server.commands.sections import council_section, session_section
 from session_server.db import models
 from session_server.db.engine import Database
-from session_server.http import ApiError, caller, read_json
+from session_server.http import ApiError, caller, path_id, query_id, read_json
 
 
 def _db(request: Request) -> Database:
@@ -64,13 +64,17 @@ async def get_council(request: Request) -> JSONResponse:
     """
     ---
     summary: One council with its rules (reglament)
-    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    parameters:
+      - name: id
+        in: path
+        required: true
+        schema: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       200: {description: "{id, name, region, seats, rules}"}
       404: {description: no such council}
     """
     async with _db(request).read() as db:
-        council = await _get_council(db, request.path_params["id"])
+        council = await _get_council(db, path_id(request, "council"))
         return JSONResponse({**_council(council), "rules": council.rules})
 
 
@@ -82,13 +86,22 @@ async def list_deputies(request: Request) -> JSONResponse:
     """
     ---
     summary: A council's deputies by seat; PINFL only for its secretariat and admins
-    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    parameters:
+      - name: id
+        in: path
+        required: true
+        schema: {type: integer, minimum: 1, maximum: 2147483647}
+      - name: token
+        in: query
+        description: the bearer token, for clients that cannot send the header
+        schema: {type: string}
     responses:
       200: {description: "[{id, name, seat, district, faction}]"}
+      401: {description: bad or expired token}
       404: {description: no such council}
     """
     actor = caller(request)
-    council_id = request.path_params["id"]
+    council_id = path_id(request, "council")
     async with _db(request).read() as db:
         await _get_council(db, council_id)
         rows = await db.scalars(
@@ -117,18 +130,20 @@ async def list_sessions(request: Request) -> JSONResponse:
     ---
     summary: Sessions, newest first, with council and state
     parameters:
-      - {name: council, in: query, schema: {type: integer}}
-      - {name: state, in: query, schema: {type: string, enum: [scheduled, open, closed]}}
+      - name: council
+        in: query
+        schema: {type: integer, minimum: 1, maximum: 2147483647}
+      - name: state
+        in: query
+        schema: {type: string, enum: [scheduled, open, closed]}
     responses:
       200: {description: "[{id, number, title, date, state, council}]"}
       400: {description: bad filter}
     """
     query = select(models.Session, models.Council).join(models.Council)
-    council = request.query_params.get("council")
+    council = query_id(request, "council")
     if council is not None:
-        if not council.isdigit():
-            raise ApiError(400, "bad_query", "council must be a number")
-        query = query.where(models.Session.council_id == int(council))
+        query = query.where(models.Session.council_id == council)
     state = request.query_params.get("state")
     if state is not None:
         if state not in ("scheduled", "open", "closed"):
@@ -146,12 +161,16 @@ async def get_session(request: Request) -> JSONResponse:
     """
     ---
     summary: One session with its agenda; live state comes over /ws
-    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    parameters:
+      - name: id
+        in: path
+        required: true
+        schema: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       200: {description: "{id, number, title, date, state, council, agenda, seq}"}
       404: {description: no such session}
     """
-    session_id = request.path_params["id"]
+    session_id = path_id(request, "session")
     async with _db(request).read() as db:
         s = await db.get(models.Session, session_id)
         if s is None:
@@ -176,7 +195,7 @@ async def get_session(request: Request) -> JSONResponse:
 
 
 async def _vote_record(request: Request) -> exports.VoteRecord:
-    vote_id = request.path_params["id"]
+    vote_id = path_id(request, "vote")
     async with _db(request).read() as db:
         vote = await db.get(models.Vote, vote_id)
         if vote is None:
@@ -197,7 +216,11 @@ async def get_vote(request: Request) -> JSONResponse:
     """
     ---
     summary: One vote with its outcome record (recomputable) and published ballots
-    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    parameters:
+      - name: id
+        in: path
+        required: true
+        schema: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       200: {description: "{id, question, kind, rule, secret, state, result, ballots, ...}"}
       404: {description: no such vote}
@@ -215,7 +238,11 @@ async def vote_protocol_json(request: Request) -> JSONResponse:
     """
     ---
     summary: The vote protocol as a Popolo vote event (motion, counts, votes by voter)
-    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    parameters:
+      - name: id
+        in: path
+        required: true
+        schema: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       200: {description: Popolo vote event}
       404: {description: no such vote}
@@ -232,7 +259,11 @@ async def vote_protocol_csv(request: Request) -> Response:
     """
     ---
     summary: The vote protocol as CSV (UTF-8)
-    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    parameters:
+      - name: id
+        in: path
+        required: true
+        schema: {type: integer, minimum: 1, maximum: 2147483647}
     responses:
       200: {description: CSV}
       404: {description: no such vote}
@@ -251,7 +282,15 @@ async def my_ballot(request: Request) -> JSONResponse:
     ---
     summary: Has the calling deputy voted in this vote (and, in a named vote, how)?
     description: A secret vote answers only whether; the server keeps no link to the choice.
-    parameters: [{name: id, in: path, required: true, schema: {type: integer}}]
+    parameters:
+      - name: id
+        in: path
+        required: true
+        schema: {type: integer, minimum: 1, maximum: 2147483647}
+      - name: token
+        in: query
+        description: the bearer token, for clients that cannot send the header
+        schema: {type: string}
     responses:
       200: {description: "{vote, voted, choice?}"}
       401: {description: bad or expired token}
@@ -261,7 +300,7 @@ async def my_ballot(request: Request) -> JSONResponse:
     actor = caller(request)
     if actor.deputy_id is None:
         raise ApiError(403, "forbidden", "only a deputy has a ballot")
-    vote_id = request.path_params["id"]
+    vote_id = path_id(request, "vote")
     async with _db(request).read() as db:
         vote = await db.get(models.Vote, vote_id)
         if vote is None:
@@ -312,15 +351,25 @@ async def demo_login(request: Request) -> JSONResponse:
     ---
     summary: Demo sign-in by login name (only while KENGASH_DEMO=1)
     requestBody:
+      required: true
       content:
         application/json:
-          schema: {type: object, properties: {login: {type: string}}}
+          schema:
+            type: object
+            required: [login]
+            additionalProperties: false
+            properties:
+              login: {type: string, minLength: 1, maxLength: 64}
     responses:
       200: {description: "{token, user}"}
+      400: {description: the body is not JSON}
       404: {description: demo sign-in is off, or no such demo user}
-      422: {description: bad body}
+      413: {description: the body is over 64 KiB}
+      422: {description: the body does not match the schema}
     """
-    if not request.app.state.settings.demo:
+    settings = request.app.state.settings
+    # Settings refuse KENGASH_DEMO=1 in production already; this holds even if they did not.
+    if not settings.demo or settings.environment == "production":
         raise ApiError(404, "demo_off", "demo sign-in is off on this server")
     body = await read_json(request, DemoLogin)
     async with _db(request).read() as db:
@@ -336,6 +385,11 @@ async def me(request: Request) -> JSONResponse:
     """
     ---
     summary: Who the bearer token belongs to
+    parameters:
+      - name: token
+        in: query
+        description: the bearer token, for clients that cannot send the header
+        schema: {type: string}
     responses:
       200: {description: "{role, name, council_id, deputy_id}"}
       401: {description: bad or expired token}
@@ -354,14 +408,14 @@ async def me(request: Request) -> JSONResponse:
 
 routes = [
     Route("/api/councils", list_councils, methods=["GET"]),
-    Route("/api/councils/{id:int}", get_council, methods=["GET"]),
-    Route("/api/councils/{id:int}/deputies", list_deputies, methods=["GET"]),
+    Route("/api/councils/{id:digits}", get_council, methods=["GET"]),
+    Route("/api/councils/{id:digits}/deputies", list_deputies, methods=["GET"]),
     Route("/api/sessions", list_sessions, methods=["GET"]),
-    Route("/api/sessions/{id:int}", get_session, methods=["GET"]),
-    Route("/api/votes/{id:int}", get_vote, methods=["GET"]),
-    Route("/api/votes/{id:int}/mine", my_ballot, methods=["GET"]),
-    Route("/api/votes/{id:int}/protocol.json", vote_protocol_json, methods=["GET"]),
-    Route("/api/votes/{id:int}/protocol.csv", vote_protocol_csv, methods=["GET"]),
+    Route("/api/sessions/{id:digits}", get_session, methods=["GET"]),
+    Route("/api/votes/{id:digits}", get_vote, methods=["GET"]),
+    Route("/api/votes/{id:digits}/mine", my_ballot, methods=["GET"]),
+    Route("/api/votes/{id:digits}/protocol.json", vote_protocol_json, methods=["GET"]),
+    Route("/api/votes/{id:digits}/protocol.csv", vote_protocol_csv, methods=["GET"]),
     Route("/api/auth/demo", demo_login, methods=["POST"]),
     Route("/api/me", me, methods=["GET"]),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -12,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
@@ -24,10 +26,12 @@ from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
 from session_server.db.engine import Database
 from session_server.db.migrate import is_current
 from session_server.http import ApiError, bearer_token, error_response
+from session_server.live.admission import Admission
 from session_server.live.bus import Bus, InProcessBus
 from session_server.live.connection import serve_socket
 from session_server.live.hub import Hub
 from session_server.logs import configure as configure_logs
+from session_server.middleware import CatchErrors, SecurityHeaders
 from session_server.settings import Settings
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -59,6 +63,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     db = Database(settings.database_url)
     hub = Hub(db, bus or make_bus(settings), settings.replay_buffer)
     tokens = TokenIssuer(settings.token_secret, settings.token_ttl_seconds)
+    admission = Admission(settings.allowed_origins, settings.ws_max_per_address)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -83,7 +88,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
                 actor = tokens.verify(token)
             except TokenError:
                 actor = None
-        await serve_socket(ws, hub, settings, actor)
+        await serve_socket(ws, hub, settings, actor, admission)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -94,7 +99,12 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
                 await session.execute(text("SELECT 1"))
             migrated = await is_current(db.engine)
         except Exception as exc:  # readiness reports any failure rather than raising it
-            return JSONResponse({"status": "unavailable", "reason": str(exc)}, status_code=503)
+            # The reason goes to the log: a driver's message may name hosts and users.
+            log.warning("not_ready", error=str(exc))
+            return JSONResponse(
+                {"status": "unavailable", "reason": "the database does not answer"},
+                status_code=503,
+            )
         if not migrated:
             return JSONResponse(
                 {"status": "unavailable", "reason": "run `kengash migrate`"}, status_code=503
@@ -102,6 +112,24 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         return JSONResponse({"status": "ready"})
 
     async def metrics(request: Request) -> Response:
+        expected = settings.metrics_token
+        if not expected:
+            # Unprotected metrics are for development; production serves none without a
+            # token, exactly as if the path did not exist.
+            if settings.environment == "production":
+                raise HTTPException(404)
+        else:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            valid = scheme.lower() == "bearer" and hmac.compare_digest(
+                given.strip().encode(), expected.encode()
+            )
+            if not valid:
+                raise ApiError(
+                    401,
+                    "bad_token",
+                    "/metrics needs Authorization: Bearer with the metrics token",
+                    headers={"WWW-Authenticate": "Bearer"},
+                )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(request: Request) -> JSONResponse:
@@ -116,7 +144,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         code = exc.code if isinstance(exc, ApiError) else "http_error"
-        return error_response(exc.status_code, code, str(exc.detail))
+        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
 
     routes = [
         Route("/healthz", healthz, include_in_schema=False),
@@ -126,11 +154,15 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         *api.routes,
         WebSocketRoute("/ws", websocket),
         *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
-        Route("/watch/{session:int}", page("watch.html"), include_in_schema=False),
+        Route("/watch/{session:digits}", page("watch.html"), include_in_schema=False),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
-        routes=routes, lifespan=lifespan, exception_handlers={HTTPException: http_error}
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: http_error},
+        # Outermost first: the headers go on every answer, the JSON 500 included.
+        middleware=[Middleware(SecurityHeaders), Middleware(CatchErrors)],
     )
     app.state.settings = settings
     app.state.db = db

@@ -31,14 +31,24 @@ def serve(
     """Serve the application (HTTP and WebSocket)."""
     import uvicorn
 
+    from session_server.guard import (
+        GuardedHttpToolsProtocol,
+        GuardedWebSocketProtocol,
+        raise_open_files_limit,
+    )
+
     settings = Settings()
+    # Room for the connection cap (session_server/guard.py); workers inherit the limit.
+    raise_open_files_limit()
     uvicorn.run(
         "session_server.app:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
         workers=workers,
-        ws="websockets-sansio",
+        # httptools and websockets-sansio, with a header deadline and the connection cap.
+        http=GuardedHttpToolsProtocol,
+        ws=GuardedWebSocketProtocol,
         ws_max_size=WS_MAX_SIZE,
         # Event frames are small and identical for thousands of sockets: compressing them
         # per socket costs more CPU and memory than it saves (docs/performance.md).
@@ -105,7 +115,15 @@ def demo(
     ] = False,
 ) -> None:
     """Seed the demo council if the database is empty (or list its users)."""
-    asyncio.run(_demo(Settings(), list_))
+    settings = Settings()
+    # Demo users sign in with no password; they must never land in a real database.
+    if settings.environment == "production" and not list_:
+        err.print(
+            "[red]refused: `kengash demo` does not seed a production database "
+            "(KENGASH_ENVIRONMENT=production); nothing was written[/red]"
+        )
+        raise typer.Exit(2)
+    asyncio.run(_demo(settings, list_))
 
 
 async def _import(settings: Settings, text: str, name: str, region: str, seats: int | None) -> str:

@@ -18,3 +18,8 @@ FANOUT_SECONDS = Histogram(
     "Time to queue one event to every subscriber of a session",
     buckets=(0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
 )
+# reason: origin, address_limit (a /ws handshake refused), header_timeout, shed (a
+# connection closed before its request headers came; see session_server/guard.py).
+CONNECTIONS_REFUSED = Counter(
+    "kengash_connections_refused_total", "Connections refused or closed before use", ["reason"]
+)

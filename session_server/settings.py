@@ -1,4 +1,4 @@
-"""Settings from the environment (12-factor); see CONTRACT.md "Configuration"."""
+"""Settings from the environment (12-factor); see docs/operations.md "Settings"."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# In production KENGASH_SECRET_KEY must have at least this many bytes (SHA-256's size).
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -24,6 +27,9 @@ class Settings(BaseSettings):
     var_dir: Path = Path("var")
     # Signs session tokens; generated once under var/ when unset, so restarts keep logins.
     secret_key: str | None = None
+    # Set: /metrics wants `Authorization: Bearer <it>`. Unset: open in development, 404
+    # in production (the metrics tell who is connected and how busy the server is).
+    metrics_token: str | None = None
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
     eimzo_server_url: str | None = None
     eimzo_trust_dir: Path | None = None
@@ -35,6 +41,16 @@ class Settings(BaseSettings):
     ws_max_frame_bytes: int = 16 * 1024
     ws_rate_per_second: float = 20.0
     ws_burst: int = 40
+    # Sockets on /ws per client address (after X-Forwarded-For from trusted proxies). A
+    # chamber's tablets may share one address behind NAT: generous.
+    ws_max_per_address: int = Field(default=500, gt=0)
+    # Browser origins allowed on /ws besides the server's own: comma-separated
+    # `https://host[:port]`, or `*` for any (docs/protocol.md "Connecting").
+    allowed_origins: str = ""
+    # A connection that has not sent its request headers in this time is closed.
+    http_header_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Open connections per process; unset: derived from the open-files limit (guard.py).
+    max_connections: int | None = Field(default=None, gt=0)
     # How many recent events each live session keeps in memory for resuming clients.
     replay_buffer: int = 2000
 
@@ -46,6 +62,12 @@ class Settings(BaseSettings):
             # Every replica must verify every other's tokens: one key, set by the operator.
             if not self.secret_key:
                 raise ValueError("KENGASH_SECRET_KEY must be set in production")
+            # A short key can be guessed offline from any one token (HMAC): at least as
+            # many bytes as the hash has.
+            if len(self.secret_key.encode()) < MIN_SECRET_BYTES:
+                raise ValueError(
+                    f"KENGASH_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
+                )
         return self
 
     @property

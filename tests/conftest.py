@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -133,7 +133,13 @@ class Server:
         self.process.wait(10)
 
 
-def start_server(env: dict[str, str], log: Path, port: int | None = None) -> Server:
+def start_server(
+    env: dict[str, str],
+    log: Path,
+    port: int | None = None,
+    preexec_fn: Callable[[], object] | None = None,
+) -> Server:
+    """`preexec_fn` runs in the child before the server starts (to lower its limits, say)."""
     port = port or free_port()
     env = {**env, "KENGASH_PORT": str(port)}
     with log.open("ab") as out:
@@ -143,6 +149,7 @@ def start_server(env: dict[str, str], log: Path, port: int | None = None) -> Ser
             cwd=ROOT,
             stdout=out,
             stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

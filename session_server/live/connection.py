@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,6 +19,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from session_server.auth.tokens import Actor
 from session_server.commands.dispatcher import nack
 from session_server.db.models import iso, utcnow
+from session_server.http import error_response
+from session_server.live.admission import Admission, origin_allowed
 from session_server.live.feed import Feed, dumps
 from session_server.live.hub import Hub
 from session_server.live.messages import (
@@ -32,9 +33,9 @@ from session_server.live.messages import (
 )
 from session_server.live.outbox import Outbox
 from session_server.live.projection import audience_of
-from session_server.metrics import SLOW_CLOSED, SOCKETS
+from session_server.metrics import CONNECTIONS_REFUSED, SLOW_CLOSED, SOCKETS
 from session_server.settings import Settings
-from session_server.validation import validation_message
+from session_server.validation import UnfitJSON, load_json, validation_message
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +43,7 @@ log = structlog.get_logger(__name__)
 POLICY_VIOLATION = 1008  # flooding
 TRY_AGAIN_LATER = 1013  # fell too far behind
 UNAUTHORIZED = 4401  # bad or expired token: sign in again
+TOO_MANY_SOCKETS = 4429  # the client's address holds KENGASH_WS_MAX_PER_ADDRESS sockets
 
 MAX_OUTBOX = 10_000
 MAX_SUBSCRIPTIONS = 16
@@ -143,12 +145,29 @@ class Connection:
     async def _receive(self, message: Mapping[str, Any]) -> None:
         if self._flooded or not self._admitted():
             return
-        frame = self._parse(message)
+        frame = None
+        try:
+            frame = self._parse(message)
+            await self._handle(frame)
+        except Exception:
+            # A bug (or the database failing): this frame fails alone, logged with its
+            # traceback; the socket and its subscriptions stay.
+            log.exception("socket_frame_failed", actor=self.actor.key)
+            command_id = frame.id if isinstance(frame, Command) else None
+            self.send(nack(command_id, "internal", "the server failed on this frame"))
+
+    async def _handle(self, frame: ClientFrame | None) -> None:
         if isinstance(frame, Command):
             # Answered when done, while this socket's next frames are read: commands to
             # one session still run in the order they came.
             self._in_flight += 1
-            self.hub.dispatcher.submit(self.actor, frame.id, frame.cmd, frame.args, self._answer)
+            try:
+                self.hub.dispatcher.submit(
+                    self.actor, frame.id, frame.cmd, frame.args, self._answer
+                )
+            except Exception:
+                self._in_flight -= 1
+                raise
         elif isinstance(frame, Subscribe):
             await self._subscribe(frame)
         elif isinstance(frame, Unsubscribe):
@@ -185,7 +204,10 @@ class Connection:
             self.send(nack(None, "too_large", "the frame is too large"))
             return None
         try:
-            raw = json.loads(text)
+            raw = load_json(text, "frame")
+        except UnfitJSON as exc:
+            self.send(nack(None, "bad_message", str(exc)))
+            return None
         except ValueError:
             self.send(nack(None, "invalid_json", "the frame is not valid JSON"))
             return None
@@ -229,9 +251,34 @@ class Connection:
             self.feeds[frame.session] = feed
 
 
-async def serve_socket(ws: WebSocket, hub: Hub, settings: Settings, actor: Actor | None) -> None:
-    await ws.accept()
-    if actor is None:
-        await ws.close(UNAUTHORIZED, reason="bad or expired token")
+async def serve_socket(
+    ws: WebSocket, hub: Hub, settings: Settings, actor: Actor | None, admission: Admission
+) -> None:
+    if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), admission.origins):
+        # Refused before the upgrade: the foreign page learns nothing but the refusal.
+        CONNECTIONS_REFUSED.labels("origin").inc()
+        if "websocket.http.response" in ws.scope.get("extensions", {}):
+            await ws.send_denial_response(
+                error_response(403, "origin_not_allowed", "this origin may not open a socket here")
+            )
+        else:
+            await ws.close()  # a server without the denial extension answers 403 bare
         return
-    await Connection(ws, actor, hub, settings).run()
+    # The address uvicorn gives: X-Forwarded-For's when the peer is a trusted proxy. A
+    # Unix socket has none, and nothing to count by.
+    address = ws.client.host if ws.client is not None else None
+    if address is not None and not admission.slots.take(address):
+        CONNECTIONS_REFUSED.labels("address_limit").inc()
+        # Accepted to be closed: a browser sees a close code, never an HTTP status.
+        await ws.accept()
+        await ws.close(TOO_MANY_SOCKETS, reason="too many sockets from this address")
+        return
+    try:
+        await ws.accept()
+        if actor is None:
+            await ws.close(UNAUTHORIZED, reason="bad or expired token")
+            return
+        await Connection(ws, actor, hub, settings).run()
+    finally:
+        if address is not None:
+            admission.slots.give_back(address)

@@ -11,6 +11,10 @@ export function h(tag, attrs = {}, ...children) {
       el.addEventListener(name.slice(2), value);
     } else if (name === "class") {
       el.className = Array.isArray(value) ? value.filter(Boolean).join(" ") : value;
+    } else if (name === "style") {
+      // Through the CSSOM: the Content-Security-Policy (style-src 'self') refuses a
+      // style *attribute*, but not styles set from a script.
+      el.style.cssText = value;
     } else if (name === "value" || name === "checked") {
       el[name] = value;
     } else if (name === "data-i18n-args") {

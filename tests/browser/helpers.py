@@ -12,6 +12,7 @@ from typing import Any
 from playwright.sync_api import (
     Browser,
     BrowserContext,
+    ConsoleMessage,
     Page,
     ViewportSize,
     expect,
@@ -56,7 +57,14 @@ class Tab:
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))
+        # The Content-Security-Policy refuses quietly, with a console error only: count
+        # each refusal as a script error, so every page test also checks the policy.
+        self.page.on("console", self._csp_violation)
         self.page.on("dialog", lambda dialog: dialog.accept())
+
+    def _csp_violation(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     def open(self, path: str) -> Page:
         self.page.goto(self.base_url + path)

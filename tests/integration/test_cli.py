@@ -14,11 +14,14 @@ from tests.conftest import ROOT
 ROLES = {"viewer", "deputy", "chair", "secretary", "operator", "admin"}
 
 
-def kengash(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def kengash(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "KENGASH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'k.db'}",
         "KENGASH_VAR_DIR": str(tmp_path / "var"),
+        **(env or {}),
     }
     return subprocess.run(
         [sys.executable, "-m", "session_server", *args],
@@ -101,3 +104,26 @@ def test_demo_is_refused_in_production(tmp_path: Path) -> None:
         timeout=60,
     )
     assert env_run.returncode != 0 and "KENGASH_DEMO=1 is refused" in env_run.stderr
+
+
+def test_demo_seeding_is_refused_in_production(tmp_path: Path) -> None:
+    assert kengash(tmp_path, "migrate").returncode == 0
+    production = {"KENGASH_ENVIRONMENT": "production", "KENGASH_SECRET_KEY": "p" * 48}
+    refused = kengash(tmp_path, "demo", env=production)
+    assert refused.returncode == 2
+    message = " ".join(refused.stderr.split())
+    assert "refused" in message and "production database" in message
+    assert "nothing was written" in message
+    # Nothing was written: the development CLI still finds an empty database to seed.
+    seeded = kengash(tmp_path, "demo")
+    assert seeded.returncode == 0 and "demo council seeded" in seeded.stderr
+
+
+def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
+    short = kengash(
+        tmp_path,
+        "migrate",
+        env={"KENGASH_ENVIRONMENT": "production", "KENGASH_SECRET_KEY": "test-secret-key"},
+    )
+    assert short.returncode != 0
+    assert "KENGASH_SECRET_KEY must be at least 32 bytes in production" in short.stderr

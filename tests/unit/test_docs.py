@@ -51,3 +51,31 @@ def test_every_event_kind_has_a_section() -> None:
     assert {"session.scheduled", "vote.closed", "speakers.changed"} <= kinds
     missing = sorted(k for k in kinds if f"### `{k}`" not in PROTOCOL)
     assert not missing, f"document these event kinds in docs/protocol.md: {missing}"
+
+
+OPERATIONS = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+
+
+def test_every_setting_is_in_the_settings_table() -> None:
+    from session_server.settings import Settings
+
+    missing = [
+        name
+        for name in (f"KENGASH_{field.upper()}" for field in Settings.model_fields)
+        if f"| `{name}` |" not in OPERATIONS
+    ]
+    assert not missing, f"document these settings in docs/operations.md: {missing}"
+
+
+def test_every_close_code_is_in_the_close_codes_table() -> None:
+    from session_server.live import connection
+
+    codes = {
+        value
+        for name, value in vars(connection).items()
+        if name.isupper() and isinstance(value, int) and 1000 <= value <= 4999
+    }
+    assert {1008, 1013, 4401, 4429} <= codes
+    table = PROTOCOL.split("### Close codes", 1)[1].split("\n\n", 2)[1]
+    missing = sorted(c for c in codes if f"| {c} |" not in table)
+    assert not missing, f"document these close codes in docs/protocol.md: {missing}"
