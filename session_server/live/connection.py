@@ -80,7 +80,6 @@ class Connection:
         "_outbox",
         "_refused",
         "actor",
-        "audience",
         "feeds",
         "hub",
         "settings",
@@ -90,7 +89,6 @@ class Connection:
     def __init__(self, ws: WebSocket, actor: Actor, hub: Hub, settings: Settings) -> None:
         self.ws = ws
         self.actor = actor
-        self.audience = audience_of(actor.role)
         self.hub = hub
         self.settings = settings
         self.feeds: dict[int, Feed] = {}
@@ -134,7 +132,7 @@ class Connection:
             pass
         finally:
             for feed in self.feeds.values():
-                feed.subscribers.discard(self)
+                feed.subscribers.pop(self, None)
             if self._outbox.closing:
                 # Let the outbox send what it still may, then the close frame.
                 with contextlib.suppress(TimeoutError):
@@ -173,7 +171,7 @@ class Connection:
         elif isinstance(frame, Unsubscribe):
             feed = self.feeds.pop(frame.session, None)
             if feed is not None:
-                feed.subscribers.discard(self)
+                feed.subscribers.pop(self, None)
             self.send({"type": "unsubscribed", "session": frame.session})
         elif isinstance(frame, Ping):
             self.send({"type": "pong", "server_time": iso(utcnow())})
@@ -238,16 +236,17 @@ class Connection:
                 }
             )
             return
+        audience = audience_of(self.actor.role, self.actor.council_id, feed.council_id)
         async with feed.lock:
             replay = None if frame.since is None else feed.replay(frame.since)
             if replay is None:
-                self.deliver(feed.snapshot_frame(self.audience, iso(utcnow()) or ""))
+                self.deliver(feed.snapshot_frame(audience, iso(utcnow()) or ""))
             else:
                 for seq, event in replay:
-                    self.deliver(feed.event_frame(seq, event, self.audience))
+                    self.deliver(feed.event_frame(seq, event, audience))
             # Tells the client it is live from here on, even when nothing was missed.
             self.send({"type": "subscribed", "session": feed.session_id, "seq": feed.seq})
-            feed.subscribers.add(self)
+            feed.subscribers[self] = audience
             self.feeds[frame.session] = feed
 
 

@@ -22,8 +22,6 @@ ReadSince = Callable[[int, int], Awaitable[list[LoggedEvent]]]
 
 
 class Subscriber(Protocol):
-    audience: Audience
-
     def deliver(self, frame: str) -> None:
         """Queue a frame without waiting; a subscriber that falls behind closes itself."""
 
@@ -38,7 +36,8 @@ class Feed:
         self._read_since = read_since
         self.state = session_state.initial_state()
         self._recent: deque[LoggedEvent] = deque(maxlen=replay_buffer)
-        self.subscribers: set[Subscriber] = set()
+        # Each subscriber with the audience it sees this session as.
+        self.subscribers: dict[Subscriber, Audience] = {}
         self._snapshots: dict[tuple[int, Audience], str] = {}
         # Held while the feed changes or a subscriber joins, so nobody joins between the
         # events they were replayed and the live ones.
@@ -47,6 +46,13 @@ class Feed:
     @property
     def seq(self) -> int:
         return int(self.state["seq"])
+
+    @property
+    def council_id(self) -> int | None:
+        """The council whose sitting this is (known once the feed has loaded)."""
+        session = self.state.get("session") or {}
+        council = session.get("council_id")
+        return council if isinstance(council, int) else None
 
     async def load(self) -> None:
         """Apply whatever the log holds beyond what this feed has seen."""
@@ -81,10 +87,10 @@ class Feed:
         self.state = session_state.apply(self.state, seq, event)
         self._recent.append((seq, event))
         frames: dict[Audience, str] = {}
-        for sub in self.subscribers:
-            frame = frames.get(sub.audience)
+        for sub, audience in self.subscribers.items():
+            frame = frames.get(audience)
             if frame is None:
-                frame = frames[sub.audience] = self.event_frame(seq, event, sub.audience)
+                frame = frames[audience] = self.event_frame(seq, event, audience)
             sub.deliver(frame)
         EVENTS_DELIVERED.inc(len(self.subscribers))
         FANOUT_SECONDS.observe(time.perf_counter() - started)

@@ -17,8 +17,15 @@ class Audience(StrEnum):
 _MEMBER_ROLES = frozenset({"deputy", "chair", "secretary", "admin"})
 
 
-def audience_of(role: str) -> Audience:
-    return Audience.MEMBER if role in _MEMBER_ROLES else Audience.PUBLIC
+def audience_of(role: str, council_id: int | None, session_council: int | None) -> Audience:
+    """A member role sees a sitting as a member only in its own council (an admin in
+    every council); in another council's sitting, or one whose council is not known, it
+    is one of the public."""
+    if role not in _MEMBER_ROLES:
+        return Audience.PUBLIC
+    if role == "admin" or (session_council is not None and council_id == session_council):
+        return Audience.MEMBER
+    return Audience.PUBLIC
 
 
 def _speakers(value: Any, audience: Audience) -> Any:

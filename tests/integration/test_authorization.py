@@ -801,3 +801,19 @@ async def test_each_role_sees_its_audiences_projection(world: World) -> None:
                 assert "topic" not in entry and entry["redacted"] == ["topic"], role
         finally:
             await client.close()
+
+
+async def test_members_of_another_council_see_the_public_projection(world: World) -> None:
+    """A deputy's note to their own chair is not for the chair and clerk of another
+    council: in council 1's sitting, council 2's members are the public; an admin is a
+    member everywhere."""
+    for login, sees_topic in ((C2_CHAIR, False), (C2_SECRETARY, False), ("admin", True)):
+        client = await LiveClient.open(world.server.ws_url, world.token(login))
+        try:
+            await client.subscribe(world.session1)
+            assert client.state is not None
+            [entry] = client.state["speakers"]["queue"]
+            assert ("topic" in entry) is sees_topic, login
+            assert ("redacted" in entry) is not sees_topic, login
+        finally:
+            await client.close()

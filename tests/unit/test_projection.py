@@ -19,10 +19,19 @@ SPEAKERS: dict[str, Any] = {
 
 
 def test_roles_map_to_audiences() -> None:
-    assert audience_of("viewer") is Audience.PUBLIC
-    assert audience_of("operator") is Audience.PUBLIC
+    assert audience_of("viewer", None, 1) is Audience.PUBLIC
+    assert audience_of("operator", 1, 1) is Audience.PUBLIC
     for role in ("deputy", "chair", "secretary", "admin"):
-        assert audience_of(role) is Audience.MEMBER
+        assert audience_of(role, 1, 1) is Audience.MEMBER
+
+
+def test_members_of_another_council_see_the_public_view() -> None:
+    """A deputy's note to their chair is for their own council, not for every deputy."""
+    for role in ("deputy", "chair", "secretary"):
+        assert audience_of(role, 2, 1) is Audience.PUBLIC
+        assert audience_of(role, None, 1) is Audience.PUBLIC
+        assert audience_of(role, 1, None) is Audience.PUBLIC
+    assert audience_of("admin", None, 1) is Audience.MEMBER
 
 
 def test_public_sees_the_queue_without_topics_and_knows_they_were_removed() -> None:
