@@ -19,7 +19,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy import insert, select, tuple_
 from sqlalchemy.engine import Connection as DbConnection
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
 from session_server import eventlog
@@ -33,7 +33,7 @@ from session_server.commands.base import (
     SessionArgs,
 )
 from session_server.db import models
-from session_server.db.engine import Database
+from session_server.db.engine import Database, unavailable
 from session_server.db.models import utcnow
 from session_server.eventlog import LoggedEvent
 from session_server.metrics import COMMAND_SECONDS, COMMANDS
@@ -73,13 +73,6 @@ def args_digest(args: SessionArgs) -> str:
         args.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def _unavailable(exc: BaseException) -> bool:
-    """The database could not be reached or was busy: nothing is wrong with the commands."""
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
 @dataclass
@@ -172,7 +165,7 @@ class Dispatcher:
                     del batch[taken:]
                 except Exception as exc:  # nothing of the batch was committed
                     self._kept.pop(session_id, None)
-                    if _unavailable(exc):
+                    if unavailable(exc):
                         log.warning("command_batch_unavailable", session=session_id, error=str(exc))
                         for one in batch:
                             one.logged = []
@@ -212,7 +205,7 @@ class Dispatcher:
                 one.answer = self._repeat((prior.command, prior.args_digest, prior.response), one)
         except Exception as exc:
             self._kept.pop(session_id, None)
-            if _unavailable(exc):
+            if unavailable(exc):
                 one.answer = nack(one.command_id, "unavailable", "not done; send it again")
             else:
                 # A bug, not the sender's fault: logged with its traceback, answered alone.

@@ -18,6 +18,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from session_server.auth.tokens import Actor
 from session_server.commands.dispatcher import nack
+from session_server.db.engine import unavailable
 from session_server.db.models import iso, utcnow
 from session_server.http import error_response
 from session_server.live.admission import Admission, origin_allowed
@@ -147,12 +148,23 @@ class Connection:
         try:
             frame = self._parse(message)
             await self._handle(frame)
-        except Exception:
-            # A bug (or the database failing): this frame fails alone, logged with its
-            # traceback; the socket and its subscriptions stay.
-            log.exception("socket_frame_failed", actor=self.actor.key)
+        except Exception as exc:
+            # The frame fails alone; the socket and its subscriptions stay.
             command_id = frame.id if isinstance(frame, Command) else None
-            self.send(nack(command_id, "internal", "the server failed on this frame"))
+            answer = (
+                nack(command_id, "unavailable", "the database does not answer; send it again")
+                if unavailable(exc)
+                else nack(command_id, "internal", "the server failed on this frame")
+            )
+            if isinstance(frame, Subscribe | Unsubscribe):
+                answer["session"] = frame.session
+            log.warning(
+                "socket_frame_failed",
+                actor=self.actor.key,
+                code=answer["error"]["code"],
+                exc_info=answer["error"]["code"] == "internal",  # a bug: its traceback
+            )
+            self.send(answer)
 
     async def _handle(self, frame: ClientFrame | None) -> None:
         if isinstance(frame, Command):

@@ -1,5 +1,6 @@
-"""A frame that fails inside the server fails alone: the socket answers `internal` and
-stays, in a Connection driven by hand (no server, no database)."""
+"""A frame that fails inside the server fails alone: the socket answers `unavailable`
+(the database is down) or `internal` (a bug) and stays, in a Connection driven by hand
+(no server, no database)."""
 
 from __future__ import annotations
 
@@ -26,22 +27,28 @@ class FakeSocket:
 
 
 class BrokenHub:
-    """Its database is gone: loading a feed raises."""
+    """Loading a feed raises `error`."""
 
-    def __init__(self) -> None:
+    def __init__(self, error: Exception) -> None:
         self.pump = Pump()
+        self.error = error
 
     async def feed(self, session_id: int) -> None:
-        raise ConnectionRefusedError("the database is down")
+        raise self.error
 
 
-async def test_a_frame_that_fails_gets_internal_and_the_socket_stays() -> None:
-    ws = FakeSocket()
-    connection = Connection(cast(Any, ws), VIEWER, cast(Hub, BrokenHub()), Settings())
-    for text in ('{"type":"subscribe","session":1}', '{"type":"ping"}'):
-        await connection._receive({"type": "websocket.receive", "text": text})
-    async with asyncio.timeout(5):
-        failed, pong = await ws.sent.get(), await ws.sent.get()
-    assert failed["type"] == "nack" and failed["id"] is None
-    assert failed["error"]["code"] == "internal"
-    assert pong["type"] == "pong"
+async def test_a_frame_that_fails_is_answered_alone_and_the_socket_stays() -> None:
+    for error, code in (
+        (ConnectionRefusedError("the database is down"), "unavailable"),
+        (RuntimeError("a bug"), "internal"),
+    ):
+        ws = FakeSocket()
+        hub = cast(Hub, BrokenHub(error))
+        connection = Connection(cast(Any, ws), VIEWER, hub, Settings())
+        for text in ('{"type":"subscribe","session":1}', '{"type":"ping"}'):
+            await connection._receive({"type": "websocket.receive", "text": text})
+        async with asyncio.timeout(5):
+            failed, pong = await ws.sent.get(), await ws.sent.get()
+        assert failed["type"] == "nack" and failed["id"] is None
+        assert failed["error"]["code"] == code and failed["session"] == 1
+        assert pong["type"] == "pong"
