@@ -40,17 +40,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stats import percentile  # noqa: E402
+
 SECRET = "bench-secret-key"
 SESSION = 1
 
 
 def say(message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
-
-
-def pct(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else float("nan")
 
 
 def prepare(url: str, seats: int) -> None:
@@ -318,13 +315,13 @@ def run(a: argparse.Namespace, url: str, tmp: Path) -> None:
             return {
                 "cast_to_ack_ms": {
                     "n": len(acks),
-                    "p50": pct(acks, 50),
-                    "p99": pct(acks, 99),
+                    "p50": percentile(acks, 0.50),
+                    "p99": percentile(acks, 0.99),
                     "max": max(acks),
                 },
                 "close_to_result_ms": {
                     "subscribers": len(arrivals),
-                    "p50": pct([(t - sent) * 1000 for t in arrivals], 50),
+                    "p50": percentile([(t - sent) * 1000 for t in arrivals], 0.50),
                     "all_delivered": (max(arrivals) - sent) * 1000,
                 },
             }
