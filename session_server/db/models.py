@@ -90,6 +90,65 @@ class User(Base):
     full_name: Mapped[str] = mapped_column(String(200))
     council_id: Mapped[int | None] = mapped_column(ForeignKey("councils.id"))
     deputy_id: Mapped[int | None] = mapped_column(ForeignKey("deputies.id"), unique=True)
+    # Staff sign in by the PINFL their certificate or One ID carries; a deputy's is on
+    # the deputy's row. Unique among users; a deputy's user has none of its own.
+    pinfl: Mapped[str | None] = mapped_column(String(14), unique=True)
+    # Removed users keep their row, so the audit trail still names them; they cannot
+    # sign in.
+    removed_at: Mapped[datetime | None]
+
+
+class AuthChallenge(Base):
+    """A random, single-use value a sign-in must answer: what an E-IMZO key signs, or a
+    One ID `state`. Kept in the database so that any server process can redeem it."""
+
+    __tablename__ = "auth_challenges"
+
+    challenge: Mapped[str] = mapped_column(String(64), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # eimzo | oneid
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+
+class SignIn(Base):
+    """One sign-in of a user: every token names one, and ending it (sign-out, or a
+    secretary ending all of a user's sign-ins) ends the token everywhere."""
+
+    __tablename__ = "sign_ins"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    method: Mapped[str] = mapped_column(String(16))  # demo | eimzo | oneid
+    started_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    certificate_serial: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
+
+
+class AuditEvent(Base):
+    """The audit trail of sign-ins: every attempt, sign-out and ending, as it happened.
+    Written, never changed: the product has no way to edit or delete a row."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    # sign_in | sign_out | sign_ins_ended
+    kind: Mapped[str] = mapped_column(String(32))
+    method: Mapped[str] = mapped_column(String(16), default="")
+    outcome: Mapped[str] = mapped_column(String(16))  # ok | refused
+    reason: Mapped[str] = mapped_column(String(64), default="")  # the error code
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    council_id: Mapped[int | None] = mapped_column(ForeignKey("councils.id"), index=True)
+    # Who acted, where that is not the user (a secretary ending a user's sign-ins).
+    actor_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    certificate_serial: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    user_agent: Mapped[str] = mapped_column(String(300), default="")
 
 
 class Session(Base):

@@ -61,3 +61,24 @@ def _downgrade(connection: Connection, revision: str) -> None:
     cfg = alembic_config()
     cfg.attributes["connection"] = connection
     command.downgrade(cfg, revision)
+
+
+async def test_the_migrations_make_the_schema_the_models_describe(database_url: str) -> None:
+    """A model changed without its migration (or the other way round) fails here."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from session_server.db.models import Base
+
+    db = Database(database_url)
+    try:
+        await upgrade(db.engine)
+
+        def differences(connection: Connection) -> list[object]:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return list(compare_metadata(context, Base.metadata))
+
+        async with db.engine.connect() as conn:
+            assert await conn.run_sync(differences) == []
+    finally:
+        await db.dispose()
