@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,19 @@ def prepare(url: str, seats: int) -> None:
                     )
                 )
             schedule_session(s, council, "Bench", date.today(), [("Item", "")])
+            s.flush()
+            # Every token names its sign-in record; the bench makes one per user.
+            now = datetime.now(UTC)
+            for user in s.scalars(select(models.User)):
+                s.add(
+                    models.SignIn(
+                        id=sign_in_of(user.id),
+                        user_id=user.id,
+                        method="demo",
+                        started_at=now,
+                        expires_at=now + timedelta(hours=1),
+                    )
+                )
 
         await db.transact(write)
         await db.dispose()
@@ -100,11 +113,22 @@ def prepare(url: str, seats: int) -> None:
     asyncio.run(run())
 
 
+def sign_in_of(user_id: int) -> str:
+    return f"bench-{user_id}"
+
+
 def token(user_id: int, deputy_id: int, role: str) -> str:
     from session_server.auth.tokens import Actor, TokenIssuer
 
     return TokenIssuer(SECRET, 3600).issue(
-        Actor(role=role, user_id=user_id, council_id=1, deputy_id=deputy_id)  # type: ignore[arg-type]
+        Actor(
+            role=role,  # type: ignore[arg-type]
+            user_id=user_id,
+            council_id=1,
+            deputy_id=deputy_id,
+            sign_in=sign_in_of(user_id),
+            method="demo",
+        )
     )
 
 

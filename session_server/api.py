@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -16,7 +15,7 @@ from session_server.auth.tokens import Actor
 from session_server.commands.sections import council_section, session_section
 from session_server.db import models
 from session_server.db.engine import Database
-from session_server.http import ApiError, caller, path_id, query_id, read_json
+from session_server.http import ApiError, caller, path_id, query_id
 
 
 def _db(request: Request) -> Database:
@@ -100,7 +99,7 @@ async def list_deputies(request: Request) -> JSONResponse:
       401: {description: bad or expired token}
       404: {description: no such council}
     """
-    actor = caller(request)
+    actor = await caller(request)
     council_id = path_id(request, "council")
     async with _db(request).read() as db:
         await _get_council(db, council_id)
@@ -297,7 +296,7 @@ async def my_ballot(request: Request) -> JSONResponse:
       403: {description: not a deputy}
       404: {description: no such vote}
     """
-    actor = caller(request)
+    actor = await caller(request)
     if actor.deputy_id is None:
         raise ApiError(403, "forbidden", "only a deputy has a ballot")
     vote_id = path_id(request, "vote")
@@ -318,94 +317,6 @@ async def my_ballot(request: Request) -> JSONResponse:
         )
 
 
-class DemoLogin(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    login: str = Field(min_length=1, max_length=64)
-
-
-def user_payload(user: models.User, actor: Actor) -> dict[str, Any]:
-    return {
-        "id": user.id,
-        "login": user.login,
-        "role": actor.role,
-        "name": user.full_name,
-        "council_id": user.council_id,
-        "deputy_id": user.deputy_id,
-    }
-
-
-def actor_of(user: models.User) -> Actor:
-    return Actor(
-        role=user.role,  # type: ignore[arg-type]  # validated on write
-        user_id=user.id,
-        login=user.login,
-        name=user.full_name,
-        council_id=user.council_id,
-        deputy_id=user.deputy_id,
-    )
-
-
-async def demo_login(request: Request) -> JSONResponse:
-    """
-    ---
-    summary: Demo sign-in by login name (only while KENGASH_DEMO=1)
-    requestBody:
-      required: true
-      content:
-        application/json:
-          schema:
-            type: object
-            required: [login]
-            additionalProperties: false
-            properties:
-              login: {type: string, minLength: 1, maxLength: 64}
-    responses:
-      200: {description: "{token, user}"}
-      400: {description: the body is not JSON}
-      404: {description: demo sign-in is off, or no such demo user}
-      413: {description: the body is over 64 KiB}
-      422: {description: the body does not match the schema}
-    """
-    settings = request.app.state.settings
-    # Settings refuse KENGASH_DEMO=1 in production already; this holds even if they did not.
-    if not settings.demo or settings.environment == "production":
-        raise ApiError(404, "demo_off", "demo sign-in is off on this server")
-    body = await read_json(request, DemoLogin)
-    async with _db(request).read() as db:
-        user = await db.scalar(select(models.User).where(models.User.login == body.login))
-    if user is None:
-        raise ApiError(404, "unknown_login", f"there is no demo user {body.login!r}")
-    actor = actor_of(user)
-    token = request.app.state.tokens.issue(actor)
-    return JSONResponse({"token": token, "user": user_payload(user, actor)})
-
-
-async def me(request: Request) -> JSONResponse:
-    """
-    ---
-    summary: Who the bearer token belongs to
-    parameters:
-      - name: token
-        in: query
-        description: the bearer token, for clients that cannot send the header
-        schema: {type: string}
-    responses:
-      200: {description: "{role, name, council_id, deputy_id}"}
-      401: {description: bad or expired token}
-    """
-    actor = caller(request)
-    return JSONResponse(
-        {
-            "role": actor.role,
-            "login": actor.login,
-            "name": actor.name,
-            "council_id": actor.council_id,
-            "deputy_id": actor.deputy_id,
-        }
-    )
-
-
 routes = [
     Route("/api/councils", list_councils, methods=["GET"]),
     Route("/api/councils/{id:digits}", get_council, methods=["GET"]),
@@ -416,6 +327,4 @@ routes = [
     Route("/api/votes/{id:digits}/mine", my_ballot, methods=["GET"]),
     Route("/api/votes/{id:digits}/protocol.json", vote_protocol_json, methods=["GET"]),
     Route("/api/votes/{id:digits}/protocol.csv", vote_protocol_csv, methods=["GET"]),
-    Route("/api/auth/demo", demo_login, methods=["POST"]),
-    Route("/api/me", me, methods=["GET"]),
 ]

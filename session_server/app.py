@@ -6,6 +6,7 @@ import gc
 import hmac
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -22,6 +23,10 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from session_server import api
+from session_server.auth import oneid_routes
+from session_server.auth import routes as auth_routes
+from session_server.auth.oneid import client_from as oneid_client
+from session_server.auth.signins import SignIns
 from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
 from session_server.db.engine import Database
 from session_server.db.migrate import is_current
@@ -30,9 +35,11 @@ from session_server.live.admission import Admission
 from session_server.live.bus import Bus, InProcessBus
 from session_server.live.connection import serve_socket
 from session_server.live.hub import Hub
+from session_server.live.signins import SignInWatch
 from session_server.logs import configure as configure_logs
 from session_server.middleware import CatchErrors, SecurityHeaders
 from session_server.settings import Settings
+from session_server.signatures import make_verifier
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 PAGES = {
@@ -64,10 +71,16 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     hub = Hub(db, bus or make_bus(settings), settings.replay_buffer)
     tokens = TokenIssuer(settings.token_secret, settings.token_ttl_seconds)
     admission = Admission(settings.allowed_origins, settings.ws_max_per_address)
+    signins = SignIns(db, tokens)
+    watch = SignInWatch(db, settings.signin_check_seconds)
+    signins.on_ended(watch.ended)
+    verifier = make_verifier(settings)
+    oneid = oneid_client(settings)  # None: One ID sign-in is off
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
+        watch.start()
         # Thousands of long-lived sockets make a full collection pause the loop for most
         # of a second (docs/performance.md): collect young objects rarely and move what
         # start-up made out of the collector's sight.
@@ -77,18 +90,21 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         try:
             yield
         finally:
+            await watch.stop()
             await hub.stop()
             await db.dispose()
 
     async def websocket(ws: WebSocket) -> None:
-        token = bearer_token(ws)
-        actor: Actor | None = VIEWER
-        if token is not None:
+        async def identify() -> tuple[Actor, datetime | None] | None:
+            token = bearer_token(ws)
+            if token is None:
+                return VIEWER, None
             try:
-                actor = tokens.verify(token)
+                return await signins.check(token)
             except TokenError:
-                actor = None
-        await serve_socket(ws, hub, settings, actor, admission)
+                return None
+
+        await serve_socket(ws, hub, settings, admission, watch, identify)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
@@ -152,6 +168,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         Route("/metrics", metrics, include_in_schema=False),
         Route("/openapi.json", openapi, include_in_schema=False),
         *api.routes,
+        *auth_routes.routes,
+        *oneid_routes.routes,
         WebSocketRoute("/ws", websocket),
         *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
         Route("/watch/{session:digits}", page("watch.html"), include_in_schema=False),
@@ -168,4 +186,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     app.state.db = db
     app.state.hub = hub
     app.state.tokens = tokens
+    app.state.signins = signins
+    app.state.verifier = verifier
+    app.state.oneid = oneid
     return app

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 
 from session_server.settings import Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session as OrmSession
 
 app = typer.Typer(help="E-Kengash Live: live council sessions.", no_args_is_help=True)
 council_app = typer.Typer(help="Councils and their rosters.", no_args_is_help=True)
@@ -176,6 +180,183 @@ def council_import(
         err.print(f"[red]roster refused, nothing imported:[/red]\n{exc}")
         raise typer.Exit(2) from exc
     err.print(f"[green]{message}[/green]")
+
+
+# --- users: who signs in ----------------------------------------------------------------
+
+user_app = typer.Typer(
+    help="Who signs in: staff, and the users deputies sign in as.", no_args_is_help=True
+)
+app.add_typer(user_app, name="user")
+
+T = TypeVar("T")
+
+
+def _refuse(heading: str, problems: list[str]) -> NoReturn:
+    from rich.markup import escape
+
+    # One problem per line, never wrapped: a line number and its reason stay together.
+    err.print(f"[red]{escape(heading)}[/red]", soft_wrap=True)
+    for problem in problems:
+        err.print(f"  {escape(problem)}", soft_wrap=True, highlight=False)
+    raise typer.Exit(2)
+
+
+def _done(message: str) -> None:
+    from rich.markup import escape
+
+    err.print(f"[green]{escape(message)}[/green]", soft_wrap=True)
+
+
+async def _in_database(settings: Settings, work: Callable[[OrmSession], T], write: bool) -> T:
+    from session_server.db.engine import Database
+
+    db = Database(settings.database_url)
+    try:
+        if write:
+            return await db.transact(work)
+        async with db.read() as session:
+            return await session.run_sync(work)
+    finally:
+        await db.dispose()
+
+
+def _run(heading: str, work: Callable[[OrmSession], T], write: bool = True) -> T:
+    """Run `work` in one transaction; a refusal prints every problem and exits 2."""
+    from sqlalchemy.exc import IntegrityError
+
+    from session_server.staff import StaffError
+
+    try:
+        return asyncio.run(_in_database(Settings(), work, write))
+    except StaffError as exc:
+        _refuse(heading, exc.problems)
+    except IntegrityError as exc:
+        # The checks passed, then the database's unique keys refused: another change
+        # took the same login or PINFL in between. The first line only: PostgreSQL's
+        # DETAIL line repeats the value, which may be a PINFL.
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else "constraint"
+        _refuse(
+            heading,
+            [
+                f"the database refused the change ({reason}); another change may have taken "
+                "the same login or PINFL meanwhile. Run the command again"
+            ],
+        )
+
+
+@user_app.command("add")
+def user_add(
+    login: Annotated[
+        str | None, typer.Option(help="a-z 0-9 . _ -, up to 64; for --deputy: default d<ID>")
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(help="secretary, operator or admin; with --deputy: deputy (default) or chair"),
+    ] = None,
+    name: Annotated[str | None, typer.Option(help="Full name (staff)")] = None,
+    pinfl: Annotated[str | None, typer.Option(help="The 14-digit PINFL (staff)")] = None,
+    council: Annotated[
+        int | None, typer.Option(help="Council id: secretary needs one, admin has none")
+    ] = None,
+    deputy: Annotated[
+        int | None, typer.Option(help="Make the user of this deputy of the roster (id)")
+    ] = None,
+) -> None:
+    """Add a member of staff, or (--deputy) the user a deputy signs in as."""
+    from session_server import staff
+
+    heading = "user refused, nothing written:"
+    if deputy is not None:
+        # The deputy's row holds their name, council and PINFL: nothing to give twice.
+        given = [
+            f"--{o}"
+            for o, v in (("name", name), ("pinfl", pinfl), ("council", council))
+            if v is not None
+        ]
+        if given:
+            _refuse(heading, [f"{', '.join(given)}: a deputy's user takes them from the roster"])
+        deputy_id, deputy_role = deputy, (role or "deputy").strip().lower()
+        user = _run(heading, lambda db: staff.add_deputy_user(db, deputy_id, deputy_role, login))
+    else:
+        missing = [
+            f"--{o}"
+            for o, v in (("login", login), ("role", role), ("name", name), ("pinfl", pinfl))
+            if v is None
+        ]
+        if missing:
+            _refuse(heading, [f"missing {', '.join(missing)} (or --deputy DEPUTY_ID)"])
+        assert login is not None and role is not None and name is not None and pinfl is not None
+        try:
+            entry = staff.staff_entry(login, role, name, pinfl, council)
+        except staff.StaffError as exc:
+            _refuse(heading, exc.problems)
+        user = _run(heading, lambda db: staff.add_staff(db, entry))
+    where = "no council" if user.council_id is None else f"council {user.council_id}"
+    _done(f"user {user.login} added: {user.role}, {where}")
+
+
+@user_app.command("list")
+def user_list(
+    council: Annotated[int | None, typer.Option(help="Only this council's users (id)")] = None,
+    role: Annotated[str | None, typer.Option(help="Only this role")] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Removed users too, with a column saying which")
+    ] = False,
+    show_pinfl: Annotated[
+        bool, typer.Option("--show-pinfl", help="The whole PINFL (personal data)")
+    ] = False,
+) -> None:
+    """One line per user: login, role, council, name, PINFL (last 4 digits), tab-separated."""
+    from session_server import staff
+
+    listed = _run(
+        "cannot list:",
+        lambda db: staff.list_users(db, council, role, include_removed=all_),
+        write=False,
+    )
+    for user in listed:
+        print(user.line(show_pinfl=show_pinfl, show_state=all_))
+
+
+@user_app.command("remove")
+def user_remove(
+    login: Annotated[str, typer.Argument(metavar="LOGIN", help="The user's login")],
+) -> None:
+    """Remove a user: they can no longer sign in, and their open sign-ins end now."""
+    from session_server import staff
+    from session_server.db.models import utcnow
+
+    removal = _run(
+        "not removed, nothing written:", lambda db: staff.remove_user(db, login, utcnow())
+    )
+    _done(f"user {login} removed; {removal.sign_ins_ended} open sign-in(s) ended")
+
+
+@user_app.command("import")
+def user_import(
+    csv_file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    council: Annotated[
+        int | None,
+        typer.Option(help="Council id for secretary and operator rows without one"),
+    ] = None,
+) -> None:
+    """Import staff from a CSV (login,role,name,pinfl[,council]); all or nothing."""
+    from session_server import staff
+
+    heading = "staff file refused, nothing imported:"
+    try:
+        parsed = staff.parse_staff_csv(csv_file.read_bytes(), council)
+    except staff.StaffError as exc:
+        _refuse(heading, exc.problems)
+
+    def write(db: OrmSession) -> staff.ImportSummary:
+        if council is not None:
+            staff.require_council(db, council)
+        return staff.import_staff(db, parsed)
+
+    summary = _run(heading, write)
+    _done(f"staff: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged")
 
 
 def main() -> None:

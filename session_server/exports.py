@@ -4,22 +4,18 @@ Built from the stored vote, its outcome record and the roster; no I/O here."""
 
 from __future__ import annotations
 
-import csv
 import io
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from session_server.db import models
 from session_server.db.models import iso
 from session_server.published import pairs
+from session_server.spreadsheet import SafeWriter
 
 # Popolo's vote-event result words for ours.
 _POPOLO_RESULT = {"adopted": "pass", "not_adopted": "fail", "pending_chair": None}
 _OPTION_LABEL = {"yes": "yes", "no": "no", "abstain": "abstain"}
-# A text cell starting with one of these is a formula to Excel and LibreOffice ("CSV
-# injection"): a question or a name like =HYPERLINK(…) would run on the clerk's machine.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -114,30 +110,12 @@ def popolo(r: VoteRecord) -> dict[str, Any]:
     return event
 
 
-def spreadsheet_cell(value: object) -> object:
-    """As OWASP advises: a leading ' makes a formula-like text cell plain text. Numbers
-    are left alone, so they stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-class _SafeWriter:
-    """csv.writer whose every text cell goes through spreadsheet_cell."""
-
-    def __init__(self, out: io.StringIO) -> None:
-        self._writer = csv.writer(out)
-
-    def writerow(self, cells: Iterable[object]) -> None:
-        self._writer.writerow([spreadsheet_cell(c) for c in cells])
-
-
 def protocol_csv(r: VoteRecord) -> str:
     """The protocol as a spreadsheet: a header block, the counts, then the ballots."""
     v, outcome = r.vote, r.vote.outcome or {}
     names = _candidate_names(v)
     out = io.StringIO()
-    w = _SafeWriter(out)
+    w = SafeWriter(out)
     w.writerow(["council", r.council.name])
     w.writerow(["session", f"{r.session.number}. {r.session.title}"])
     w.writerow(["agenda item", f"{r.item.position}. {r.item.title}"])

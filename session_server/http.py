@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -12,7 +13,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, HTTPConnection, Request
 from starlette.responses import JSONResponse
 
-from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
+from session_server.auth.signins import SignIns
+from session_server.auth.tokens import VIEWER, Actor, TokenError
 from session_server.validation import (
     DB_INT_MAX,
     RowId,
@@ -140,20 +142,39 @@ def query_id(request: Request, name: str) -> int | None:
     return row_id
 
 
+# A browser cannot set headers on a WebSocket, and a URL's query ends up in proxies'
+# logs: the pages offer two subprotocols, `kengash` and `kengash.token.TOKEN`, and the
+# server answers with `kengash`. (A token's characters are all allowed in the header.)
+SUBPROTOCOL = "kengash"
+TOKEN_SUBPROTOCOL = "kengash.token."
+
+
 def bearer_token(conn: HTTPConnection) -> str | None:
+    """The token of a request: `Authorization: Bearer`, a WebSocket's token
+    subprotocol, or (for scripts) `?token=`."""
     header = conn.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
         return header[7:].strip() or None
+    for offered in conn.scope.get("subprotocols") or ():
+        if isinstance(offered, str) and offered.startswith(TOKEN_SUBPROTOCOL):
+            return offered[len(TOKEN_SUBPROTOCOL) :] or None
     return conn.query_params.get("token") or None
 
 
-def caller(conn: HTTPConnection) -> Actor:
-    """The caller of an HTTP request: a viewer without a token, 401 with a bad one."""
+async def signed_in(conn: HTTPConnection) -> tuple[Actor, datetime | None]:
+    """The caller of a request and until when their sign-in counts: a viewer (None)
+    without a token; 401 with a bad or expired one, or one whose sign-in has ended."""
     token = bearer_token(conn)
     if token is None:
-        return VIEWER
-    issuer: TokenIssuer = conn.app.state.tokens
+        return VIEWER, None
+    signins: SignIns = conn.app.state.signins
     try:
-        return issuer.verify(token)
+        return await signins.check(token)
     except TokenError as exc:
         raise ApiError(401, exc.code, exc.message) from exc
+
+
+async def caller(conn: HTTPConnection) -> Actor:
+    """The caller of a request (see `signed_in`)."""
+    actor, _ = await signed_in(conn)
+    return actor

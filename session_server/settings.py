@@ -7,7 +7,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # In production KENGASH_SECRET_KEY must have at least this many bytes (SHA-256's size).
@@ -31,8 +31,25 @@ class Settings(BaseSettings):
     # in production (the metrics tell who is connected and how busy the server is).
     metrics_token: str | None = None
     token_ttl_seconds: int = Field(default=12 * 3600, gt=0)
+    # E-IMZO sign-in (session_server/signatures): E-IMZO-SERVER where its URL is set,
+    # else local verification against the CA certificates in the trust directory.
     eimzo_server_url: str | None = None
     eimzo_trust_dir: Path | None = None
+    # Local verification asks a certificate's CRL or OCSP responder, where it names one.
+    eimzo_check_revocation: bool = True
+    # For each request to E-IMZO-SERVER or to a CRL or OCSP responder.
+    eimzo_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # One ID (sso.egov.uz) sign-in, on where a client id is set (auth/oneid.py checks the
+    # rest at start). The one address is both where the browser signs in and where the
+    # server exchanges the code and asks who it is.
+    oneid_url: str = "https://sso.egov.uz/sso/oauth/Authorization.do"
+    oneid_client_id: str | None = None
+    oneid_client_secret: SecretStr | None = None  # SecretStr: never shown in a repr or log
+    # This server's /api/auth/oneid/callback as the browser sees it, as registered.
+    oneid_redirect_uri: str | None = None
+    oneid_scope: str | None = None  # unset: the client id, as One ID usually gives it
+    # For each request to One ID (the code, then the person).
+    oneid_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     ledger_key: str | None = None
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
@@ -51,6 +68,9 @@ class Settings(BaseSettings):
     http_header_timeout_seconds: float = Field(default=10.0, gt=0)
     # Open connections per process; unset: derived from the open-files limit (guard.py).
     max_connections: int | None = Field(default=None, gt=0)
+    # How often each process looks for sign-ins ended elsewhere, and for expired tokens,
+    # to close their sockets (live/signins.py).
+    signin_check_seconds: float = Field(default=2.0, gt=0, le=60)
     # How many recent events each live session keeps in memory for resuming clients.
     replay_buffer: int = 2000
 

@@ -23,6 +23,7 @@ import pytest
 
 from session_server.db.engine import Database
 from session_server.db.migrate import upgrade
+from tests.pki import pki  # noqa: F401 - the session fixture `pki`: a test PKI (openssl)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"

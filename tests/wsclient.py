@@ -8,8 +8,14 @@ import uuid
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.typing import Subprotocol
 
 from session_server.live.state import apply
+
+
+def token_subprotocols(token: str) -> list[Subprotocol]:
+    """How the pages send their token: in a subprotocol beside `kengash`, not the URL."""
+    return [Subprotocol("kengash"), Subprotocol(f"kengash.token.{token}")]
 
 
 class LiveClient:

@@ -1,5 +1,9 @@
 """Signed, expiring bearer tokens. Every sign-in (demo, E-IMZO, Face ID, One ID) ends
-by issuing one of these, so the hub and the API know only this one model."""
+by issuing one of these, so the hub and the API know only this one model.
+
+A token names its sign-in record (`sign_in`): the signature proves the token was
+issued here, the record (auth/signins.py) that it has not been ended since. This module
+only signs and checks; it reads nothing."""
 
 from __future__ import annotations
 
@@ -7,6 +11,12 @@ from dataclasses import asdict, dataclass
 from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+# The payload's shape. A token of another version (an older server's) is refused as
+# `bad_token`: its holder signs in again.
+TOKEN_VERSION = 2
+Method = Literal["demo", "eimzo", "oneid"]
+METHODS: tuple[Method, ...] = ("demo", "eimzo", "oneid")
 
 # "system" is the server itself (a vote's timer); no token ever carries it.
 Role = Literal["viewer", "deputy", "chair", "secretary", "operator", "admin", "system"]
@@ -22,6 +32,10 @@ class Actor:
     council_id: int | None = None
     deputy_id: int | None = None
     face_verified: bool = False
+    # The sign-in this token belongs to, and how it was made; None for the public and
+    # the server itself.
+    sign_in: str | None = None
+    method: Method | None = None
 
     @property
     def key(self) -> str:
@@ -48,7 +62,7 @@ class TokenIssuer:
         self.ttl_seconds = ttl_seconds
 
     def issue(self, actor: Actor) -> str:
-        return self._serializer.dumps(asdict(actor))
+        return self._serializer.dumps({"v": TOKEN_VERSION, **asdict(actor)})
 
     def verify(self, token: str) -> Actor:
         try:
@@ -57,7 +71,12 @@ class TokenIssuer:
             raise TokenError("token_expired", "the token has expired; sign in again") from exc
         except BadSignature as exc:
             raise TokenError("bad_token", "the token is not valid") from exc
-        if not isinstance(data, dict) or data.get("role") not in ROLES:
+        if (
+            not isinstance(data, dict)
+            or data.pop("v", None) != TOKEN_VERSION
+            or data.get("role") not in ROLES
+            or data.get("method") not in (*METHODS, None)
+        ):
             raise TokenError("bad_token", "the token is not valid")
         try:
             return Actor(**data)

@@ -122,7 +122,8 @@ class SignIn(Base):
     method: Mapped[str] = mapped_column(String(16))  # demo | eimzo | oneid
     started_at: Mapped[datetime]
     expires_at: Mapped[datetime]
-    ended_at: Mapped[datetime | None]
+    # Indexed: every process asks every few seconds which sign-ins have just ended.
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
     end_reason: Mapped[str | None] = mapped_column(String(32))
     certificate_serial: Mapped[str | None] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64), default="")

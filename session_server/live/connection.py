@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -20,7 +21,7 @@ from session_server.auth.tokens import Actor
 from session_server.commands.dispatcher import nack
 from session_server.db.engine import unavailable
 from session_server.db.models import iso, utcnow
-from session_server.http import error_response
+from session_server.http import SUBPROTOCOL, error_response
 from session_server.live.admission import Admission, origin_allowed
 from session_server.live.feed import Feed, dumps
 from session_server.live.hub import Hub
@@ -34,6 +35,7 @@ from session_server.live.messages import (
 )
 from session_server.live.outbox import Outbox
 from session_server.live.projection import audience_of
+from session_server.live.signins import SignInWatch
 from session_server.metrics import CONNECTIONS_REFUSED, SLOW_CLOSED, SOCKETS
 from session_server.settings import Settings
 from session_server.validation import UnfitJSON, load_json, validation_message
@@ -118,6 +120,10 @@ class Connection:
 
     async def _close_socket(self, code: int) -> None:
         await self.ws.close(code)
+
+    def signed_out(self) -> None:
+        """Its sign-in has ended or its token expired: what is queued goes, then 4401."""
+        self._outbox.close(UNAUTHORIZED, flush=True)
 
     # -- receiving -------------------------------------------------------------------
 
@@ -262,8 +268,18 @@ class Connection:
             self.feeds[frame.session] = feed
 
 
+# Who the socket's token names and until when (None: the public), or None for a token
+# that is bad, expired or ended. Asked only once the handshake is admitted.
+Identify = Callable[[], Awaitable[tuple[Actor, datetime | None] | None]]
+
+
 async def serve_socket(
-    ws: WebSocket, hub: Hub, settings: Settings, actor: Actor | None, admission: Admission
+    ws: WebSocket,
+    hub: Hub,
+    settings: Settings,
+    admission: Admission,
+    watch: SignInWatch,
+    identify: Identify,
 ) -> None:
     if not origin_allowed(ws.headers.get("origin"), ws.headers.get("host"), admission.origins):
         # Refused before the upgrade: the foreign page learns nothing but the refusal.
@@ -284,12 +300,23 @@ async def serve_socket(
         await ws.accept()
         await ws.close(TOO_MANY_SOCKETS, reason="too many sockets from this address")
         return
+    connection: Connection | None = None
     try:
-        await ws.accept()
-        if actor is None:
+        identity = await identify()
+        # The pages offer the `kengash` subprotocol (with their token in another); a
+        # server must name one of those offered, or the browser drops the socket.
+        offered = ws.scope.get("subprotocols") or ()
+        await ws.accept(subprotocol=SUBPROTOCOL if SUBPROTOCOL in offered else None)
+        if identity is None:
             await ws.close(UNAUTHORIZED, reason="bad or expired token")
             return
-        await Connection(ws, actor, hub, settings).run()
+        actor, expires_at = identity
+        connection = Connection(ws, actor, hub, settings)
+        if actor.sign_in is not None and expires_at is not None:
+            watch.add(actor.sign_in, expires_at, connection.signed_out)
+        await connection.run()
     finally:
+        if connection is not None and connection.actor.sign_in is not None:
+            watch.discard(connection.actor.sign_in, connection.signed_out)
         if address is not None:
             admission.slots.give_back(address)

@@ -5,3 +5,31 @@ signature over its challenge; decisions will check the chair's detached signatur
 a decision's bytes. `local.LocalVerifier` checks standard RSA and ECDSA signatures
 against trusted CA certificates; `eimzo_server.EimzoServerVerifier` asks E-IMZO-SERVER,
 which also knows Uzbekistan's O'zDSt algorithms. Nothing here knows about sign-in."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from session_server.settings import Settings
+    from session_server.signatures.base import Verifier
+
+
+def make_verifier(settings: Settings) -> Verifier | None:
+    """E-IMZO-SERVER where its URL is set, else local verification against the trusted
+    CA certificates of KENGASH_EIMZO_TRUST_DIR; None (E-IMZO sign-in off) without
+    either. A trust directory that is missing, empty or holds something other than
+    certificates raises ValueError: the server does not start half set up."""
+    if settings.eimzo_server_url:
+        from session_server.signatures.eimzo_server import EimzoServerVerifier
+
+        return EimzoServerVerifier(settings.eimzo_server_url, settings.eimzo_timeout_seconds)
+    if settings.eimzo_trust_dir is not None:
+        from session_server.signatures.local import LocalVerifier
+
+        return LocalVerifier(
+            settings.eimzo_trust_dir,
+            settings.eimzo_check_revocation,
+            timeout=settings.eimzo_timeout_seconds,
+        )
+    return None

@@ -1,5 +1,5 @@
-// Demo sign-in (POST /api/auth/demo). The token lives in sessionStorage: one sign-in
-// per browser tab, gone when the tab closes.
+// Signing in and out. The token lives in sessionStorage: one sign-in per browser tab,
+// gone when the tab closes. Signing out ends the sign-in on the server too.
 
 import { ApiError, getJSON, postJSON } from "./api.js";
 
@@ -17,15 +17,73 @@ export function currentAuth() {
   }
 }
 
-/** Sign in by login name; resolves {token, user}, rejects with an ApiError. */
-export async function signIn(login) {
-  const auth = await postJSON("/api/auth/demo", { login: login.trim() });
-  sessionStorage.setItem(KEY, JSON.stringify({ token: auth.token, user: auth.user }));
+function remember(answer) {
+  const auth = {
+    token: answer.token,
+    user: answer.user,
+    method: answer.method,
+    expires_at: answer.expires_at,
+  };
+  sessionStorage.setItem(KEY, JSON.stringify(auth));
   return auth;
 }
 
-export function signOut() {
+/** Demo sign-in by login name; resolves {token, user, method, expires_at}. */
+export async function signIn(login) {
+  return remember(await postJSON("/api/auth/demo", { login: login.trim() }));
+}
+
+let methods = null;
+
+/**
+ * The ways this server offers to sign in, {demo, eimzo, oneid}, asked once per page. If
+ * the server cannot say, the demo form stays (it says for itself when demo is off).
+ */
+export function signInMethods() {
+  methods ??= getJSON("/api/auth/methods").catch(() => ({
+    demo: true,
+    eimzo: false,
+    oneid: false,
+  }));
+  return methods;
+}
+
+/** Where the browser goes to sign in with One ID and come back to `page`. */
+export function oneIdStartUrl(page = location.pathname) {
+  return `/api/auth/oneid/start?${new URLSearchParams({ page })}`;
+}
+
+/**
+ * What One ID's return left in the address, then removed from it (the hand-over code
+ * is single use, and must not stay in the history): {code} after a sign-in, {error}
+ * after a refusal, or null.
+ */
+export function takeOneIdReturn() {
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const code = fragment.get("oneid");
+  const error = fragment.get("oneid_error");
+  if (code === null && error === null) return null;
+  history.replaceState(history.state, "", location.pathname + location.search);
+  return code !== null ? { code } : { error };
+}
+
+/** Redeem One ID's hand-over code; resolves {token, user, method, expires_at}. */
+export async function signInWithOneId(code) {
+  return remember(await postJSON("/api/auth/oneid/handover", { code }));
+}
+
+/**
+ * Forget the sign-in here and, unless the server has ended it already (`ended`), end it
+ * there too: the token stops working everywhere, not only in this tab.
+ */
+export function signOut({ ended = false } = {}) {
+  const auth = currentAuth();
   sessionStorage.removeItem(KEY);
+  if (auth && !ended) {
+    postJSON("/api/auth/sign-out", {}, { token: auth.token }).catch(() => {
+      // already ended, or the server is away: the token is forgotten here either way
+    });
+  }
 }
 
 /** The stored sign-in if the server still accepts its token, else null (and forgotten). */
@@ -37,7 +95,7 @@ export async function restoreAuth() {
     return auth;
   } catch (error) {
     if (error instanceof ApiError && error.status === 401) {
-      signOut();
+      signOut({ ended: true });
       return null;
     }
     return auth; // the server is unreachable; the socket will tell

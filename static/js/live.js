@@ -41,16 +41,22 @@ export function newCommandId() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function socketUrl(token) {
+function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const query = token ? `?token=${encodeURIComponent(token)}` : "";
-  return `${scheme}://${location.host}/ws${query}`;
+  return `${scheme}://${location.host}/ws`;
+}
+
+// The token goes in a subprotocol, not the URL: proxies log URLs. The server answers
+// with "kengash" (docs/protocol.md, "Connecting").
+function subprotocols(token) {
+  return token ? ["kengash", `kengash.token.${token}`] : [];
 }
 
 export class LiveClient extends EventTarget {
   constructor({ token = null, url = null } = {}) {
     super();
-    this.url = url || socketUrl(token);
+    this.url = url || socketUrl();
+    this.protocols = subprotocols(token);
     this.session = null;
     this.state = null;
     this.status = STATUS.CONNECTING;
@@ -111,7 +117,7 @@ export class LiveClient extends EventTarget {
 
   _connect() {
     this._clearTimers();
-    const socket = new WebSocket(this.url);
+    const socket = new WebSocket(this.url, this.protocols);
     this.socket = socket;
     socket.onopen = () => {
       this.stats.connects += 1;

@@ -4,7 +4,9 @@ exactly the state a fresh load shows, without reloading; the language switcher."
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
 import httpx
 import pytest
@@ -268,17 +270,43 @@ def test_an_expired_token_sends_the_member_back_to_sign_in(
 ) -> None:
     deputy = tabs["deputy"]
     deputy.sign_in("/deputy", "deputy02")
-    # The socket comes back with a token the server refuses: it closes with 4401.
-    deputy.page.evaluate(
-        """() => {
-            const live = window.kengash.live;
-            live.url = live.url.replace(/token=[^&]+/, "token=not-a-token");
-            live.socket.close();
-        }"""
+    # The tablet's sign-in is ended on the server (signed out elsewhere): its open socket
+    # closes with 4401 within seconds, and the page asks to sign in again.
+    auth = json.loads(deputy.page.evaluate("sessionStorage.getItem('kengash.auth')"))
+    ended = httpx.post(
+        f"{sqlite_server.url}/api/auth/sign-out",
+        headers={"Authorization": f"Bearer {auth['token']}"},
     )
-    expect(deputy.by("login")).to_be_visible()
+    assert ended.status_code == 204
+    expect(deputy.by("login")).to_be_visible(timeout=10_000)
     expect(deputy.by("login")).to_contain_text("Kirish muddati tugadi")
     assert deputy.page.evaluate("sessionStorage.getItem('kengash.auth')") is None
     deputy.by("login-quick-deputy02").click()
     deputy.wait_online()
     expect(deputy.by("registration-status")).to_have_attribute("data-registered", "no")
+
+
+def test_the_header_says_how_and_until_when_and_sign_out_ends_it_on_the_server(
+    tabs: dict[str, Tab], sqlite_server: Server
+) -> None:
+    deputy = tabs["deputy"]
+    deputy.sign_in("/deputy", "deputy03")
+    auth = json.loads(deputy.page.evaluate("sessionStorage.getItem('kengash.auth')"))
+    signin = deputy.by("current-signin")
+    expect(signin).to_have_attribute("data-method", "demo")
+    until = auth["expires_at"]
+    expect(signin).to_contain_text("demo kirish")
+    local = deputy.page.evaluate(
+        "(iso) => { const d = new Date(iso); return `${String(d.getHours()).padStart(2, '0')}:`"
+        " + String(d.getMinutes()).padStart(2, '0'); }",
+        until,
+    )
+    expect(signin).to_contain_text(f"{local} gacha")
+    deputy.by("logout").click()
+    expect(deputy.by("login")).to_be_visible()
+    # Signed out on the server, not only forgotten by the tab.
+    headers = {"Authorization": f"Bearer {auth['token']}"}
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{sqlite_server.url}/api/me", headers=headers).status_code != 401:
+        assert time.monotonic() < deadline, "the token still works after signing out"
+        time.sleep(0.1)

@@ -13,6 +13,7 @@ import httpx
 
 from session_server import exports
 from session_server.db import models
+from session_server.spreadsheet import spreadsheet_cell
 from tests.conftest import Server
 from tests.integration.test_voting import Chamber, ok
 
@@ -105,4 +106,4 @@ def test_every_text_cell_is_escaped_numbers_are_not() -> None:
     assert ["2", "'\rCR Deputat", "absent"] in rows
     assert ["3", "'-Minus Deputat", "yes"] in rows
     assert ["yes", "2"] in rows and ["base", "3", "threshold", "2"] in rows
-    assert exports.spreadsheet_cell(-1) == -1 and exports.spreadsheet_cell(2.5) == 2.5
+    assert spreadsheet_cell(-1) == -1 and spreadsheet_cell(2.5) == 2.5

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 
 from alembic import command
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
-from session_server import demo
 from session_server.db.engine import Database
 from session_server.db.migrate import alembic_config, upgrade
 
@@ -19,9 +17,17 @@ async def test_ballot_boxes_become_rows_in_receipt_order(database_url: str) -> N
     try:
         await upgrade(db.engine, "0003")
 
-        # The demo seeds through the models of today; at 0003 the tables it uses are the
-        # same, and the box is written as 0003 kept it: one JSON document per vote.
-        await db.transact(lambda s: demo.seed(s, date.today()))
+        # The rows a vote needs, as revision 0003 had them (today's models have more).
+        async with db.engine.begin() as conn:
+            for statement in (
+                "INSERT INTO councils (id, name, region, rules, created_at)"
+                " VALUES (1, 'C', '', '{}', CURRENT_TIMESTAMP)",
+                "INSERT INTO sessions (id, council_id, number, title, scheduled_for, state,"
+                " last_seq) VALUES (1, 1, 1, 'S', CURRENT_DATE, 'open', 0)",
+                "INSERT INTO agenda_items (id, session_id, position, title, rapporteur, state)"
+                " VALUES (1, 1, 1, 'I', '', 'current')",
+            ):
+                await conn.execute(text(statement))
         box = {"ZZZZ000000000000": {"candidates": ["c2"]}, "0000ZZZZ00000000": {"option": "yes"}}
         async with db.engine.begin() as conn:
             await conn.execute(

@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_sign_ins_user_id", "sign_ins", ["user_id"])
+    op.create_index("ix_sign_ins_ended_at", "sign_ins", ["ended_at"])
     op.create_table(
         "audit_events",
         sa.Column("id", sa.Integer(), nullable=False),

@@ -82,7 +82,23 @@ export default {
   "login.demo_off": "Demo sign-in is turned off on this server",
   "login.failed": "Could not sign in: {message}",
   "login.expired": "Your sign-in has expired. Please sign in again.",
+  "login.oneid": "Sign in with One ID",
+  "login.oneid.signing_in": "Signing in with One ID…",
+  "login.oneid.state_invalid":
+    "The One ID sign-in took too long or was started in another browser. Please try again.",
+  "login.oneid.oneid_refused": "One ID did not sign you in. Please try again.",
+  "login.oneid.oneid_bad_answer": "One ID's answer could not be read. Please try again later.",
+  "login.oneid.no_pinfl": "One ID did not give your personal number (PINFL).",
+  "login.oneid.unknown_person":
+    "There is no account here for this One ID user. Please ask the council's secretariat.",
+  "login.oneid.oneid_unavailable":
+    "One ID is not answering right now. Please try again in a few minutes.",
+  "login.oneid.handover_invalid": "The One ID sign-in has expired. Please sign in again.",
+  "login.oneid.failed": "Could not sign in with One ID. Please try again.",
   "auth.logout": "Sign out",
+  "auth.signed_in.demo": "demo sign-in, until {until}",
+  "auth.signed_in.eimzo": "E-IMZO, until {until}",
+  "auth.signed_in.oneid": "One ID, until {until}",
   "auth.need_deputy": "This page is for deputies. You are signed in as: {role}.",
   "auth.need_chair": "This console is for the chair. You are signed in as: {role}.",
   "role.viewer": "viewer",

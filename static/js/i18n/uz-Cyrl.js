@@ -81,7 +81,23 @@ export default {
   "login.demo_off": "Бу серверда демо кириш ўчирилган",
   "login.failed": "Кириб бўлмади: {message}",
   "login.expired": "Кириш муддати тугади. Қайтадан киринг.",
+  "login.oneid": "One ID орқали кириш",
+  "login.oneid.signing_in": "One ID орқали кирилмоқда…",
+  "login.oneid.state_invalid":
+    "One ID орқали кириш жуда узоқ давом этди ёки бошқа браузерда бошланган. Қайтадан уриниб кўринг.",
+  "login.oneid.oneid_refused": "One ID сизни тизимга киритмади. Қайтадан уриниб кўринг.",
+  "login.oneid.oneid_bad_answer": "One ID жавобини ўқиб бўлмади. Кейинроқ уриниб кўринг.",
+  "login.oneid.no_pinfl": "One ID шахсий рақамингизни (ЖШШИР) бермади.",
+  "login.oneid.unknown_person":
+    "Бу One ID фойдаланувчиси учун бу ерда ҳисоб йўқ. Кенгаш котибиятига мурожаат қилинг.",
+  "login.oneid.oneid_unavailable":
+    "One ID ҳозир жавоб бермаяпти. Бир неча дақиқадан сўнг қайтадан уриниб кўринг.",
+  "login.oneid.handover_invalid": "One ID орқали кириш муддати тугади. Қайтадан киринг.",
+  "login.oneid.failed": "One ID орқали кириб бўлмади. Қайтадан уриниб кўринг.",
   "auth.logout": "Чиқиш",
+  "auth.signed_in.demo": "демо кириш, {until} гача",
+  "auth.signed_in.eimzo": "E-IMZO, {until} гача",
+  "auth.signed_in.oneid": "One ID, {until} гача",
   "auth.need_deputy": "Бу саҳифа депутатлар учун. Сиз кирган рол: {role}.",
   "auth.need_chair": "Бу пульт Кенгаш раиси учун. Сиз кирган рол: {role}.",
   "role.viewer": "томошабин",

@@ -81,7 +81,23 @@ export default {
   "login.demo_off": "Bu serverda demo kirish oʻchirilgan",
   "login.failed": "Kirib boʻlmadi: {message}",
   "login.expired": "Kirish muddati tugadi. Qaytadan kiring.",
+  "login.oneid": "One ID orqali kirish",
+  "login.oneid.signing_in": "One ID orqali kirilmoqda…",
+  "login.oneid.state_invalid":
+    "One ID orqali kirish juda uzoq davom etdi yoki boshqa brauzerda boshlangan. Qaytadan urinib koʻring.",
+  "login.oneid.oneid_refused": "One ID sizni tizimga kiritmadi. Qaytadan urinib koʻring.",
+  "login.oneid.oneid_bad_answer": "One ID javobini oʻqib boʻlmadi. Keyinroq urinib koʻring.",
+  "login.oneid.no_pinfl": "One ID shaxsiy raqamingizni (JShShIR) bermadi.",
+  "login.oneid.unknown_person":
+    "Bu One ID foydalanuvchisi uchun bu yerda hisob yoʻq. Kengash kotibiyatiga murojaat qiling.",
+  "login.oneid.oneid_unavailable":
+    "One ID hozir javob bermayapti. Bir necha daqiqadan soʻng qaytadan urinib koʻring.",
+  "login.oneid.handover_invalid": "One ID orqali kirish muddati tugadi. Qaytadan kiring.",
+  "login.oneid.failed": "One ID orqali kirib boʻlmadi. Qaytadan urinib koʻring.",
   "auth.logout": "Chiqish",
+  "auth.signed_in.demo": "demo kirish, {until} gacha",
+  "auth.signed_in.eimzo": "E-IMZO, {until} gacha",
+  "auth.signed_in.oneid": "One ID, {until} gacha",
   "auth.need_deputy": "Bu sahifa deputatlar uchun. Siz kirgan rol: {role}.",
   "auth.need_chair": "Bu pult Kengash raisi uchun. Siz kirgan rol: {role}.",
   "role.viewer": "tomoshabin",

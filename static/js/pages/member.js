@@ -1,13 +1,19 @@
 // What the deputy tablet and the chair console share: sign in, check the role, pick
 // the session, follow it live, and go back to sign-in when the token stops working.
 
-import { currentAuth, restoreAuth, signOut } from "../auth.js";
+import {
+  currentAuth,
+  restoreAuth,
+  signInWithOneId,
+  signOut,
+  takeOneIdReturn,
+} from "../auth.js";
 import { h, keepFocus } from "../dom.js";
 import { onLangChange, t } from "../i18n.js";
 import { LiveClient, STATUS } from "../live.js";
 import { activeSessions, defaultSession, rememberSession } from "../sessions.js";
 import { exposeForTests, pageShell } from "../shell.js";
-import { loginForm } from "../ui/login.js";
+import { loginForm, oneIdErrorKey } from "../ui/login.js";
 import { sessionPicker } from "../ui/session-picker.js";
 import { startTimers } from "../ui/timer.js";
 
@@ -40,12 +46,16 @@ export function runMemberPage({
     refused = null;
   }
 
-  function showLogin(noticeKey = null) {
+  function showLogin(noticeKey = null, errorKey = null) {
     stop();
     header.setUser(null);
     header.setLive(null);
     main.replaceChildren(
-      h("div", { class: "narrow" }, loginForm({ onSignedIn: start, noticeKey, suggested: logins })),
+      h(
+        "div",
+        { class: "narrow" },
+        loginForm({ onSignedIn: start, noticeKey, suggested: logins, errorKey }),
+      ),
     );
     main.querySelector("[data-testid=login-input]")?.focus();
   }
@@ -75,7 +85,7 @@ export function runMemberPage({
 
   async function start(auth) {
     stop();
-    header.setUser(auth.user, logout);
+    header.setUser(auth, logout);
     if (!allowed(auth.user)) {
       refused = auth.user;
       showRefused();
@@ -119,7 +129,7 @@ export function runMemberPage({
     live.addEventListener("state", render);
     live.addEventListener("status", () => {
       if (live.status === STATUS.UNAUTHORIZED) {
-        signOut();
+        signOut({ ended: true });
         showLogin("login.expired");
       }
     });
@@ -136,6 +146,14 @@ export function runMemberPage({
     }
   });
 
-  if (!currentAuth()) showLogin();
+  // Back from One ID: redeem the hand-over code, or say why One ID's sign-in failed.
+  const returned = takeOneIdReturn();
+  if (returned?.code) {
+    showMessage({ "data-testid": "oneid-signing-in", "data-i18n": "login.oneid.signing_in" });
+    signInWithOneId(returned.code).then(start, (error) =>
+      showLogin(null, oneIdErrorKey(error.code)),
+    );
+  } else if (returned) showLogin(null, oneIdErrorKey(returned.error));
+  else if (!currentAuth()) showLogin();
   else restoreAuth().then((auth) => (auth ? start(auth) : showLogin("login.expired")));
 }

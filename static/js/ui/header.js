@@ -2,6 +2,7 @@
 // is signed in, language.
 
 import { h } from "../dom.js";
+import { formatTime } from "../i18n.js";
 import { connStatus } from "./conn-status.js";
 import { langSwitcher } from "./lang-switcher.js";
 import { pageNav } from "./nav.js";
@@ -30,11 +31,13 @@ export function mountHeader(pageNameKey) {
     setLive(live) {
       liveSlot.replaceChildren(live ? connStatus(live) : "");
     },
-    setUser(user, onLogout) {
-      if (!user) {
+    /** Who is signed in, how and until when: `auth` is {user, method, expires_at}. */
+    setUser(auth, onLogout) {
+      if (!auth) {
         userSlot.replaceChildren();
         return;
       }
+      const { user, method, expires_at: expiresAt } = auth;
       userSlot.replaceChildren(
         h(
           "span",
@@ -42,6 +45,15 @@ export function mountHeader(pageNameKey) {
           h("span", { class: "user-name" }, user.name),
           " · ",
           h("span", { class: "user-role", "data-i18n": `role.${user.role}` }),
+          method
+            ? h("span", {
+                class: "user-signin",
+                "data-testid": "current-signin",
+                "data-method": method,
+                "data-i18n": `auth.signed_in.${method}`,
+                "data-i18n-args": { until: formatTime(expiresAt) },
+              })
+            : null,
         ),
         h("button", {
           class: "btn btn-ghost",

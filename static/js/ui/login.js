@@ -1,9 +1,10 @@
-// The demo sign-in form: type a login or press one of the obvious ones.
+// The sign-in card: "Sign in with One ID" where the server has One ID, and the demo
+// form (type a login or press one of the obvious ones) where demo sign-in is on.
 
 import { ApiError } from "../api.js";
-import { QUICK_LOGINS, signIn } from "../auth.js";
+import { QUICK_LOGINS, oneIdStartUrl, signIn, signInMethods } from "../auth.js";
 import { h } from "../dom.js";
-import { t } from "../i18n.js";
+import { has, t } from "../i18n.js";
 
 function loginError(error) {
   if (error instanceof ApiError && error.code === "unknown_login") return t("login.unknown");
@@ -11,8 +12,23 @@ function loginError(error) {
   return t("login.failed", { message: error.message });
 }
 
-/** A sign-in card; `onSignedIn({token, user})` runs after a successful sign-in. */
-export function loginForm({ onSignedIn, noticeKey = null, suggested = QUICK_LOGINS }) {
+/** What to say for a One ID refusal (`#oneid_error=` or the hand-over's error code). */
+export function oneIdErrorKey(code) {
+  const key = `login.oneid.${code}`;
+  return has(key) ? key : "login.oneid.failed";
+}
+
+/**
+ * A sign-in card; `onSignedIn({token, user, method, expires_at})` runs after a demo
+ * sign-in (One ID's comes back through the page's address). `errorKey`: a message to
+ * show from the start, such as why One ID's sign-in was refused.
+ */
+export function loginForm({
+  onSignedIn,
+  noticeKey = null,
+  suggested = QUICK_LOGINS,
+  errorKey = null,
+}) {
   const input = h("input", {
     id: "login",
     name: "login",
@@ -24,10 +40,17 @@ export function loginForm({ onSignedIn, noticeKey = null, suggested = QUICK_LOGI
     "data-testid": "login-input",
     "data-i18n-placeholder": "login.placeholder",
   });
-  const error = h("p", { class: "form-error", role: "alert", "data-testid": "login-error" });
+  // With data-i18n the message follows the language switcher.
+  const error = h("p", {
+    class: "form-error",
+    role: "alert",
+    "data-testid": "login-error",
+    "data-i18n": errorKey,
+  });
 
   async function attempt(login) {
     if (!login.trim()) return;
+    error.removeAttribute("data-i18n");
     error.textContent = "";
     form.classList.add("busy");
     try {
@@ -62,11 +85,11 @@ export function loginForm({ onSignedIn, noticeKey = null, suggested = QUICK_LOGI
     ),
   );
 
-  return h(
-    "section",
-    { class: "card login-card", "data-testid": "login" },
-    h("h1", { class: "card-title", "data-i18n": "login.title" }),
-    noticeKey ? h("p", { class: "notice", "data-i18n": noticeKey }) : null,
+  const demo = h(
+    "div",
+    // display: contents: the card lays its parts out as before (its gap), as if the
+    // wrapper were not there.
+    { style: "display: contents", "data-testid": "login-demo" },
     h("p", { class: "muted", "data-i18n": "login.demo" }),
     form,
     h(
@@ -85,6 +108,31 @@ export function loginForm({ onSignedIn, noticeKey = null, suggested = QUICK_LOGI
         ),
       ),
     ),
+  );
+  const oneIdSlot = h("div", { style: "display: contents" });
+  const card = h(
+    "section",
+    { class: "card login-card", "data-testid": "login" },
+    h("h1", { class: "card-title", "data-i18n": "login.title" }),
+    noticeKey ? h("p", { class: "notice", "data-i18n": noticeKey }) : null,
+    oneIdSlot,
+    demo,
     error,
   );
+  // The demo form shows at once (the tests and the demo need no round trip); what the
+  // server offers then adds One ID, or takes the demo form away where demo is off.
+  signInMethods().then((offered) => {
+    if (offered.oneid) {
+      oneIdSlot.replaceChildren(
+        h("a", {
+          class: "btn btn-primary btn-big",
+          href: oneIdStartUrl(),
+          "data-testid": "login-oneid",
+          "data-i18n": "login.oneid",
+        }),
+      );
+    }
+    if (!offered.demo) demo.remove();
+  });
+  return card;
 }

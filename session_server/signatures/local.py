@@ -1,0 +1,216 @@
+"""Checking RSA and ECDSA signatures here, against CA certificates the operator trusts.
+
+The CMS reading and the signature math (`cms.py`) are CPU work and run on a worker
+thread; the certificate path, with its revocation look-ups, is pyhanko-certvalidator's
+asynchronous validation on the event loop. O'zDSt signatures (most real E-IMZO keys)
+cannot be checked here: they are refused as `unsupported_algorithm`; use
+E-IMZO-SERVER for them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+import structlog
+from asn1crypto import pem, x509
+from pyhanko_certvalidator import CertificateValidator, ValidationContext
+from pyhanko_certvalidator.errors import (
+    ExpiredError,
+    InsufficientRevinfoError,
+    InvalidCertificateError,
+    NotYetValidError,
+    PathBuildingError,
+    PathValidationError,
+    RevokedError,
+)
+from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
+
+from session_server.signatures import cms
+from session_server.signatures.base import SignatureError, Verified, VerifierUnavailable
+
+log = structlog.get_logger(__name__)
+
+# How far a sign-in's signing time may be from the server's clock (E-IMZO-SERVER
+# refuses the same with its status -5). A sign-in signs a fresh challenge, so the
+# signature is made now; a detached signature may be old, but not from the future.
+SIGNING_WINDOW = timedelta(minutes=5)
+# Revocation look-ups: at most this many request timeouts for one path (the CRL or
+# OCSP of each certificate, an issuer fetched by its AIA).
+_REQUESTS_PER_PATH = 3
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_trust_anchors(trust_dir: Path) -> list[x509.Certificate]:
+    """Every certificate in the files of `trust_dir` (PEM, several per file, or DER).
+
+    Raises ValueError for a missing or empty directory or a file that holds no
+    certificate: a mistake there would refuse every sign-in, so it stops the start."""
+    if not trust_dir.is_dir():
+        raise ValueError(f"KENGASH_EIMZO_TRUST_DIR {trust_dir} is not a directory")
+    anchors: list[x509.Certificate] = []
+    for path in sorted(trust_dir.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            continue
+        data = path.read_bytes()
+        try:
+            if pem.detect(data):
+                blocks = [
+                    der
+                    for kind, _, der in pem.unarmor(data, multiple=True)
+                    if kind in ("CERTIFICATE", "TRUSTED CERTIFICATE")
+                ]
+            else:
+                blocks = [data]
+            found = [x509.Certificate.load(der, strict=True) for der in blocks]
+            for certificate in found:
+                certificate.subject.native  # noqa: B018 - fail now on a broken file
+        except (ValueError, TypeError, KeyError, IndexError) as exc:
+            raise ValueError(f"{path} does not hold X.509 certificates") from exc
+        if not found:
+            raise ValueError(f"{path} does not hold X.509 certificates")
+        anchors.extend(found)
+    if not anchors:
+        raise ValueError(f"KENGASH_EIMZO_TRUST_DIR {trust_dir} holds no certificates")
+    return anchors
+
+
+class LocalVerifier:
+    """base.Verifier over the trust anchors in `trust_dir`.
+
+    With `check_revocation`, a certificate that names a CRL or an OCSP responder is
+    checked there (hard fail: an answer that cannot be had is VerifierUnavailable,
+    never a success); certificates that name none are taken as they are."""
+
+    def __init__(
+        self,
+        trust_dir: Path,
+        check_revocation: bool,
+        *,
+        timeout: float = 10.0,
+        signing_window: timedelta = SIGNING_WINDOW,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self._anchors = load_trust_anchors(trust_dir)
+        self._check_revocation = check_revocation
+        self._timeout = timeout
+        self._window = signing_window
+        self._clock = clock
+
+    async def verify_attached(
+        self, pkcs7: bytes, *, client_address: str = "", host: str = ""
+    ) -> Verified:
+        """A sign-in: the signature is checked, its signing time must be within the
+        window of now, and the certificate must be valid now."""
+        message = await asyncio.to_thread(_check_attached, pkcs7)
+        assert message.content is not None  # _check_attached refuses a detached one
+        now = self._clock()
+        if message.signing_time is not None and abs(message.signing_time - now) > self._window:
+            raise SignatureError(
+                "bad_signing_time",
+                "the signing time is too far from the server's clock: check the device's clock",
+            )
+        await self._validate_path(message, now)
+        return Verified(
+            message.content, cms.describe_signer(message.signer_certificate), message.signing_time
+        )
+
+    async def verify_detached(self, pkcs7: bytes, content: bytes) -> Verified:
+        """A document: the certificate must have been valid at the signing time (now
+        when the signature names none). The signing time is the signer's claim."""
+        message = await asyncio.to_thread(_check_detached, pkcs7, content)
+        now = self._clock()
+        if message.signing_time is not None and message.signing_time > now + self._window:
+            raise SignatureError("bad_signing_time", "the signing time is in the future")
+        await self._validate_path(message, message.signing_time or now)
+        return Verified(
+            content, cms.describe_signer(message.signer_certificate), message.signing_time
+        )
+
+    async def _validate_path(self, message: cms.SignedMessage, moment: datetime) -> None:
+        signer = message.signer_certificate
+        others = [c for c in message.certificates if c is not signer]
+        try:
+            async with AsyncExitStack() as stack:
+                fetchers = None
+                if self._check_revocation:
+                    # One backend per check: its CRL and OCSP cache lives no longer
+                    # than this answer, so a revocation is seen at the next sign-in.
+                    backend = AIOHttpFetcherBackend(per_request_timeout=self._timeout)
+                    fetchers = await stack.enter_async_context(backend)
+                context = ValidationContext(
+                    trust_roots=self._anchors,
+                    moment=moment,
+                    allow_fetching=self._check_revocation,
+                    fetchers=fetchers,
+                    revocation_mode="hard-fail" if self._check_revocation else "soft-fail",
+                    # The CRL or OCSP answer is from now, the moment may be earlier
+                    # (a detached signature's signing time); a revocation dated
+                    # after the moment does not count against it.
+                    retroactive_revinfo=True,
+                )
+                validator = CertificateValidator(signer, others, context)
+                async with asyncio.timeout(self._timeout * _REQUESTS_PER_PATH):
+                    await validator.async_validate_path()
+        except RevokedError as exc:
+            raise SignatureError("certificate_revoked", "the certificate is revoked") from exc
+        except ExpiredError as exc:
+            raise SignatureError("certificate_expired", "the certificate has expired") from exc
+        except NotYetValidError as exc:
+            raise SignatureError(
+                "certificate_not_yet_valid", "the certificate is not valid yet"
+            ) from exc
+        except InsufficientRevinfoError as exc:
+            log.warning("revocation_unavailable", error=str(exc))
+            raise VerifierUnavailable("the certificate's revocation status is unknown") from exc
+        except (PathBuildingError, PathValidationError, InvalidCertificateError) as exc:
+            raise SignatureError(
+                "untrusted_certificate", "the certificate is not from a trusted CA"
+            ) from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            log.warning("revocation_unavailable", error=repr(exc))
+            raise VerifierUnavailable("the revocation source did not answer") from exc
+        except cms.MALFORMED as exc:
+            # A part of a certificate only path building reads (_check_signer parsed
+            # the certificates, so this is rare).
+            raise SignatureError(
+                "bad_pkcs7", "a certificate in the signature is not readable"
+            ) from exc
+
+
+def _check_attached(pkcs7: bytes) -> cms.SignedMessage:
+    message = cms.parse(pkcs7)
+    if message.content is None:
+        raise SignatureError("bad_pkcs7", "the signature does not hold its content")
+    cms.check_content(message, message.content)
+    return _check_signer(message)
+
+
+def _check_detached(pkcs7: bytes, content: bytes) -> cms.SignedMessage:
+    message = cms.parse(pkcs7)
+    if message.content is not None and message.content != content:
+        raise SignatureError("wrong_content", "the signature holds other content")
+    cms.check_content(message, content)
+    return _check_signer(message)
+
+
+def _check_signer(message: cms.SignedMessage) -> cms.SignedMessage:
+    cms.check_signature(message)
+    for certificate in message.certificates:
+        try:
+            # Parse every field now, on this thread: path building reads them later.
+            certificate.native  # noqa: B018
+        except cms.MALFORMED as exc:
+            raise SignatureError(
+                "bad_pkcs7", "a certificate in the signature is not readable"
+            ) from exc
+    problem = cms.signing_certificate_problem(message.signer_certificate)
+    if problem is not None:
+        raise SignatureError("not_signing_certificate", problem)
+    return message
