@@ -38,6 +38,7 @@ import tempfile
 import time
 import uuid
 from array import array
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from multiprocessing.connection import Connection as Pipe
@@ -347,11 +348,20 @@ def prepare_database(url: str) -> None:
     asyncio.run(go())
 
 
-def start_real_server(tmp: Path, experiment: str = "") -> Process:
+def start_real_server(
+    tmp: Path,
+    experiment: str = "",
+    env_extra: dict[str, str] | None = None,
+    prepare: Callable[[str], None] | None = None,
+) -> Process:
+    """The server on a fresh demo database; `prepare(url)` may add to it first (the
+    sign-in benchmark's council), `env_extra` to its settings."""
     import httpx
 
     url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
     prepare_database(url)
+    if prepare is not None:
+        prepare(url)
     port = free_port()
     env = {
         **os.environ,
@@ -364,6 +374,7 @@ def start_real_server(tmp: Path, experiment: str = "") -> Process:
         "KENGASH_PORT": str(port),
         # Every viewer comes from 127.0.0.1: a cap per address above the largest run.
         "KENGASH_WS_MAX_PER_ADDRESS": "100000",
+        **(env_extra or {}),
     }
     if experiment:
         # bench/hooks/sitecustomize.py patches this process only; no server file changes.

@@ -22,7 +22,7 @@ from starlette.schemas import SchemaGenerator
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
-from session_server import api
+from session_server import api, users_api
 from session_server.auth import oneid_routes
 from session_server.auth import routes as auth_routes
 from session_server.auth.oneid import client_from as oneid_client
@@ -40,6 +40,7 @@ from session_server.logs import configure as configure_logs
 from session_server.middleware import CatchErrors, SecurityHeaders
 from session_server.settings import Settings
 from session_server.signatures import make_verifier
+from session_server.signatures.base import Lifecycle
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 PAGES = {
@@ -81,6 +82,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
         watch.start()
+        if isinstance(verifier, Lifecycle):
+            await verifier.start()
         # Thousands of long-lived sockets make a full collection pause the loop for most
         # of a second (docs/performance.md): collect young objects rarely and move what
         # start-up made out of the collector's sight.
@@ -90,6 +93,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         try:
             yield
         finally:
+            if isinstance(verifier, Lifecycle):
+                await verifier.stop()
             await watch.stop()
             await hub.stop()
             await db.dispose()
@@ -170,6 +175,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         *api.routes,
         *auth_routes.routes,
         *oneid_routes.routes,
+        *users_api.routes,
         WebSocketRoute("/ws", websocket),
         *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
         Route("/watch/{session:digits}", page("watch.html"), include_in_schema=False),

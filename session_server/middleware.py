@@ -22,7 +22,9 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self'",
+        # The E-IMZO app's local API (CAPIWS) on the deputy's own device: the sign-in
+        # card lists the keys and has the challenge signed there (static/js/eimzo.js).
+        "connect-src 'self' wss://127.0.0.1:64443",
         "object-src 'none'",
         "base-uri 'self'",
         "form-action 'self'",

@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     eimzo_check_revocation: bool = True
     # For each request to E-IMZO-SERVER or to a CRL or OCSP responder.
     eimzo_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    # Worker processes that check signatures locally (0: on a thread of the server's own
+    # process). On two cores a worker competes with the server for them and the sockets
+    # wait longer, not shorter (docs/performance.md, bench/signin.py): 0 unless there are
+    # cores to spare.
+    eimzo_workers: int = Field(default=0, ge=0, le=32)
+    # The E-IMZO app's API keys for this site's domains, as NIC issues them, which the
+    # sign-in card gives the app before anything else: comma-separated `domain:KEY`
+    # (`live.example.uz:96D0…`). Unset: the app answers only where it needs no key.
+    eimzo_api_keys: str = ""
     # One ID (sso.egov.uz) sign-in, on where a client id is set (auth/oneid.py checks the
     # rest at start). The one address is both where the browser signs in and where the
     # server exchanges the code and asks who it is.

@@ -75,17 +75,25 @@ async def methods(request: Request) -> JSONResponse:
     ---
     summary: Which ways of signing in this server offers, for the sign-in card
     responses:
-      200: {description: "{demo, eimzo, oneid}: booleans"}
+      200: {description: "{demo, eimzo, oneid}: booleans; with eimzo, eimzo_api_keys"}
     """
     settings = request.app.state.settings
-    return JSONResponse(
-        {
-            # As POST /api/auth/demo decides: never in production, whatever the settings.
-            "demo": bool(settings.demo) and settings.environment != "production",
-            "eimzo": request.app.state.verifier is not None,
-            "oneid": request.app.state.oneid is not None,
-        }
-    )
+    eimzo = request.app.state.verifier is not None
+    offered: dict[str, object] = {
+        # As POST /api/auth/demo decides: never in production, whatever the settings.
+        "demo": bool(settings.demo) and settings.environment != "production",
+        "eimzo": eimzo,
+        "oneid": request.app.state.oneid is not None,
+    }
+    if eimzo:
+        # For the E-IMZO app on the person's device (its `apikey` call): [domain, key, ...].
+        keys: list[str] = []
+        for pair in settings.eimzo_api_keys.split(","):
+            domain, _, key = pair.strip().partition(":")
+            if domain and key:
+                keys += [domain, key]
+        offered["eimzo_api_keys"] = keys
+    return JSONResponse(offered)
 
 
 # -- start -------------------------------------------------------------------------------------

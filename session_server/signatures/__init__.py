@@ -31,5 +31,6 @@ def make_verifier(settings: Settings) -> Verifier | None:
             settings.eimzo_trust_dir,
             settings.eimzo_check_revocation,
             timeout=settings.eimzo_timeout_seconds,
+            workers=settings.eimzo_workers,
         )
     return None

@@ -84,6 +84,15 @@ class ChallengeIssuer(Protocol):
         ...
 
 
+@runtime_checkable
+class Lifecycle(Protocol):
+    """A verifier with something to start and stop with the server (worker processes)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 class Verifier(Protocol):
     async def verify_attached(
         self, pkcs7: bytes, *, client_address: str = "", host: str = ""

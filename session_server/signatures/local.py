@@ -1,16 +1,22 @@
 """Checking RSA and ECDSA signatures here, against CA certificates the operator trusts.
 
-The CMS reading and the signature math (`cms.py`) are CPU work and run on a worker
-thread; the certificate path, with its revocation look-ups, is pyhanko-certvalidator's
-asynchronous validation on the event loop. O'zDSt signatures (most real E-IMZO keys)
-cannot be checked here: they are refused as `unsupported_algorithm`; use
-E-IMZO-SERVER for them."""
+The CMS reading, the signature math (`cms.py`) and the certificate path with its
+revocation look-ups (pyhanko-certvalidator) are all CPU work in Python: run on the
+server's event loop or a thread of it (which holds the same interpreter lock), a burst
+of sign-ins at the start of a sitting would hold up every socket's events. With
+`workers`, the whole check runs in worker processes instead; without, the CMS on a
+thread and the path on the loop, which bench/signin.py measured the better on two
+cores. O'zDSt signatures (most real E-IMZO keys) cannot be checked here: they are
+refused as `unsupported_algorithm`; use E-IMZO-SERVER for them."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -81,6 +87,22 @@ def load_trust_anchors(trust_dir: Path) -> list[x509.Certificate]:
     return anchors
 
 
+@dataclass(frozen=True)
+class _Config:
+    """What a worker process needs to build its own verifier."""
+
+    trust_dir: Path
+    check_revocation: bool
+    timeout: float
+    signing_window: timedelta
+
+
+# A worker's answer: ("ok", Verified, ""), ("refused", code, message), or
+# ("unavailable", message, "").
+# Exceptions with their own constructors do not travel between processes; these do.
+_Outcome = tuple[str, Verified | str, str]
+
+
 class LocalVerifier:
     """base.Verifier over the trust anchors in `trust_dir`.
 
@@ -96,39 +118,82 @@ class LocalVerifier:
         timeout: float = 10.0,
         signing_window: timedelta = SIGNING_WINDOW,
         clock: Callable[[], datetime] = _now,
+        workers: int = 0,
     ) -> None:
         self._anchors = load_trust_anchors(trust_dir)
         self._check_revocation = check_revocation
         self._timeout = timeout
         self._window = signing_window
         self._clock = clock
+        self._config = _Config(trust_dir, check_revocation, timeout, signing_window)
+        self._workers = workers
+        self._pool: ProcessPoolExecutor | None = None
+
+    async def start(self) -> None:
+        """Start the worker processes now, not at the first sign-in (they take a second
+        to import the server's code)."""
+        if self._workers and self._pool is None:
+            # spawn, not fork: the server process has threads and a running loop.
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn")
+            )
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(self._pool, _warm, self._config)
+                    for _ in range(self._workers)
+                )
+            )
+
+    async def stop(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     async def verify_attached(
         self, pkcs7: bytes, *, client_address: str = "", host: str = ""
     ) -> Verified:
         """A sign-in: the signature is checked, its signing time must be within the
         window of now, and the certificate must be valid now."""
-        message = await asyncio.to_thread(_check_attached, pkcs7)
-        assert message.content is not None  # _check_attached refuses a detached one
-        now = self._clock()
-        if message.signing_time is not None and abs(message.signing_time - now) > self._window:
-            raise SignatureError(
-                "bad_signing_time",
-                "the signing time is too far from the server's clock: check the device's clock",
-            )
-        await self._validate_path(message, now)
-        return Verified(
-            message.content, cms.describe_signer(message.signer_certificate), message.signing_time
-        )
+        return await self._verify(pkcs7, None)
 
     async def verify_detached(self, pkcs7: bytes, content: bytes) -> Verified:
         """A document: the certificate must have been valid at the signing time (now
         when the signature names none). The signing time is the signer's claim."""
-        message = await asyncio.to_thread(_check_detached, pkcs7, content)
+        return await self._verify(pkcs7, content)
+
+    async def _verify(self, pkcs7: bytes, content: bytes | None) -> Verified:
         now = self._clock()
-        if message.signing_time is not None and message.signing_time > now + self._window:
-            raise SignatureError("bad_signing_time", "the signing time is in the future")
-        await self._validate_path(message, message.signing_time or now)
+        if self._workers:
+            await self.start()
+            assert self._pool is not None
+            outcome = await asyncio.get_running_loop().run_in_executor(
+                self._pool, _in_worker, self._config, pkcs7, content, now
+            )
+            return _unpack(outcome)
+        # The CMS on a thread, the path on the loop: measured (bench/signin.py), the path
+        # on the thread too held the loop up longer, the thread keeping the interpreter
+        # lock for the whole check.
+        message = await asyncio.to_thread(_check, pkcs7, content)
+        return await self._finish(message, content, now)
+
+    async def _finish(
+        self, message: cms.SignedMessage, content: bytes | None, now: datetime
+    ) -> Verified:
+        """The checks after the signature's own: its signing time, then the path."""
+        if content is None:  # a sign-in
+            assert message.content is not None  # _check_attached refuses a detached one
+            if message.signing_time is not None and abs(message.signing_time - now) > self._window:
+                raise SignatureError(
+                    "bad_signing_time",
+                    "the signing time is too far from the server's clock: check the device's clock",
+                )
+            await self._validate_path(message, now)
+            content = message.content
+        else:
+            if message.signing_time is not None and message.signing_time > now + self._window:
+                raise SignatureError("bad_signing_time", "the signing time is in the future")
+            await self._validate_path(message, message.signing_time or now)
         return Verified(
             content, cms.describe_signer(message.signer_certificate), message.signing_time
         )
@@ -182,6 +247,53 @@ class LocalVerifier:
             raise SignatureError(
                 "bad_pkcs7", "a certificate in the signature is not readable"
             ) from exc
+
+
+def _check(pkcs7: bytes, content: bytes | None) -> cms.SignedMessage:
+    return _check_attached(pkcs7) if content is None else _check_detached(pkcs7, content)
+
+
+# -- in a worker process -------------------------------------------------------------------
+
+_worker: LocalVerifier | None = None
+
+
+def _verifier_here(config: _Config) -> LocalVerifier:
+    global _worker
+    if _worker is None:
+        _worker = LocalVerifier(
+            config.trust_dir,
+            config.check_revocation,
+            timeout=config.timeout,
+            signing_window=config.signing_window,
+        )
+    return _worker
+
+
+def _warm(config: _Config) -> None:
+    _verifier_here(config)
+
+
+def _in_worker(config: _Config, pkcs7: bytes, content: bytes | None, now: datetime) -> _Outcome:
+    verifier = _verifier_here(config)
+
+    async def check() -> Verified:
+        return await verifier._finish(_check(pkcs7, content), content, now)
+
+    try:
+        return ("ok", asyncio.run(check()), "")
+    except SignatureError as exc:
+        return ("refused", exc.code, exc.message)
+    except VerifierUnavailable as exc:
+        return ("unavailable", str(exc), "")
+
+
+def _unpack(outcome: _Outcome) -> Verified:
+    if outcome[0] == "ok" and isinstance(outcome[1], Verified):
+        return outcome[1]
+    if outcome[0] == "refused":
+        raise SignatureError(str(outcome[1]), str(outcome[2]))
+    raise VerifierUnavailable(str(outcome[1]))
 
 
 def _check_attached(pkcs7: bytes) -> cms.SignedMessage:

@@ -72,6 +72,16 @@ export async function signInWithOneId(code) {
   return remember(await postJSON("/api/auth/oneid/handover", { code }));
 }
 
+/** A challenge for the E-IMZO key to sign: {challenge, ttl} (seconds). */
+export function eimzoChallenge() {
+  return postJSON("/api/auth/eimzo/challenge", {});
+}
+
+/** Send the E-IMZO app's attached PKCS#7 (base64); resolves {token, user, method, expires_at}. */
+export async function signInWithEimzo(pkcs7) {
+  return remember(await postJSON("/api/auth/eimzo", { pkcs7 }));
+}
+
 /**
  * Forget the sign-in here and, unless the server has ended it already (`ended`), end it
  * there too: the token stops working everywhere, not only in this tab.

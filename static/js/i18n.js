@@ -13,6 +13,11 @@ import uzLatnVote from "./i18n/vote/uz-Latn.js";
 import uzCyrlVote from "./i18n/vote/uz-Cyrl.js";
 import ruVote from "./i18n/vote/ru.js";
 import enVote from "./i18n/vote/en.js";
+// The secretariat's sign-ins and audit trail.
+import uzLatnSignIns from "./i18n/signins/uz-Latn.js";
+import uzCyrlSignIns from "./i18n/signins/uz-Cyrl.js";
+import ruSignIns from "./i18n/signins/ru.js";
+import enSignIns from "./i18n/signins/en.js";
 
 export const LANGUAGES = Object.freeze([
   { code: "uz-Latn", label: "Oʻzbekcha", short: "OʻZ" },
@@ -23,10 +28,10 @@ export const LANGUAGES = Object.freeze([
 export const DEFAULT_LANGUAGE = "uz-Latn";
 
 const DICTIONARIES = {
-  "uz-Latn": { ...uzLatn, ...uzLatnVote },
-  "uz-Cyrl": { ...uzCyrl, ...uzCyrlVote },
-  ru: { ...ru, ...ruVote },
-  en: { ...en, ...enVote },
+  "uz-Latn": { ...uzLatn, ...uzLatnVote, ...uzLatnSignIns },
+  "uz-Cyrl": { ...uzCyrl, ...uzCyrlVote, ...uzCyrlSignIns },
+  ru: { ...ru, ...ruVote, ...ruSignIns },
+  en: { ...en, ...enVote, ...enSignIns },
 };
 const STORAGE_KEY = "kengash.lang";
 const events = new EventTarget();

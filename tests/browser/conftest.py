@@ -9,6 +9,8 @@ from playwright.sync_api import Browser
 
 from tests.browser.helpers import DESKTOP, PHONE, TABLET, Tab, chromium
 from tests.conftest import Server
+from tests.eimzo_app_standin import EimzoAppStandIn
+from tests.pki import TestPKI
 
 
 @pytest.fixture
@@ -41,3 +43,14 @@ def tabs(browser: Browser, sqlite_server: Server) -> Iterator[dict[str, Tab]]:
     for tab in opened.values():
         tab.close()
     assert not errors, f"script errors: {errors}"
+
+
+@pytest.fixture
+def eimzo_app(pki: TestPKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[EimzoAppStandIn]:
+    """The E-IMZO app's stand-in on wss://127.0.0.1:64443 (self-signed: open the tabs
+    with ignore_https_errors), listing no keys until the test sets `keys`."""
+    app = EimzoAppStandIn(pki, [], tmp_path_factory.mktemp("eimzo-app")).start()
+    try:
+        yield app
+    finally:
+        app.stop()

@@ -51,9 +51,19 @@ def chromium() -> Iterator[Browser]:
 class Tab:
     """One page in its own browser context, remembering uncaught script errors."""
 
-    def __init__(self, browser: Browser, base_url: str, viewport: ViewportSize) -> None:
+    def __init__(
+        self,
+        browser: Browser,
+        base_url: str,
+        viewport: ViewportSize,
+        *,
+        ignore_https_errors: bool = False,
+    ) -> None:
         self.base_url = base_url
-        self.context: BrowserContext = browser.new_context(viewport=viewport)
+        # ignore_https_errors: for the E-IMZO app stand-in's self-signed wss:// certificate.
+        self.context: BrowserContext = browser.new_context(
+            viewport=viewport, ignore_https_errors=ignore_https_errors
+        )
         self.page: Page = self.context.new_page()
         self.errors: list[str] = []
         self.page.on("pageerror", lambda error: self.errors.append(str(error)))

@@ -1,15 +1,27 @@
 // /clerk: the secretariat's page. Pick a sitting (any state), see its votes as they are
-// counted, and download each vote's protocol (JSON as a Popolo vote event, CSV).
+// counted, and download each vote's protocol (JSON as a Popolo vote event, CSV). The
+// secretary and admins also get the sign-ins (end a user's sign-ins) and the audit trail.
 
 import { h } from "../dom.js";
 import { councilSessions } from "../sessions.js";
+import { auditTrail } from "../ui/audit-trail.js";
 import { protocolCard } from "../ui/protocol-summary.js";
 import { sessionHeader } from "../ui/session-header.js";
+import { signInsPanel } from "../ui/users-list.js";
 import { runMemberPage } from "./member.js";
 
 const ROLES = new Set(["secretary", "chair", "admin"]);
+// Who sees the sign-ins and the audit trail (the server refuses everyone else anyway).
+const SECRETARIAT = new Set(["secretary", "admin"]);
 
-function buildClerkConsole() {
+function secretariatParts(auth) {
+  if (!SECRETARIAT.has(auth.user.role)) return [];
+  const trail = auditTrail({ auth });
+  const signIns = signInsPanel({ auth, onEnded: () => trail.reload() });
+  return [signIns.el, trail.el];
+}
+
+function buildClerkConsole({ auth }) {
   const header = h("div");
   const list = h("div", { class: "protocol-list", "data-testid": "clerk-votes" });
   const el = h(
@@ -18,6 +30,7 @@ function buildClerkConsole() {
     header,
     h("h2", { class: "section-title", "data-i18n": "clerk.votes" }),
     list,
+    ...secretariatParts(auth),
   );
   let last = null;
 

@@ -1,10 +1,12 @@
-// The sign-in card: "Sign in with One ID" where the server has One ID, and the demo
+// The sign-in card: "Sign in with E-IMZO" where the server checks E-IMZO signatures
+// (ui/eimzo-signin.js), "Sign in with One ID" where the server has One ID, and the demo
 // form (type a login or press one of the obvious ones) where demo sign-in is on.
 
 import { ApiError } from "../api.js";
 import { QUICK_LOGINS, oneIdStartUrl, signIn, signInMethods } from "../auth.js";
 import { h } from "../dom.js";
 import { has, t } from "../i18n.js";
+import { eimzoSignIn } from "./eimzo-signin.js";
 
 function loginError(error) {
   if (error instanceof ApiError && error.code === "unknown_login") return t("login.unknown");
@@ -110,11 +112,13 @@ export function loginForm({
     ),
   );
   const oneIdSlot = h("div", { style: "display: contents" });
+  const eimzoSlot = h("div", { style: "display: contents" });
   const card = h(
     "section",
     { class: "card login-card", "data-testid": "login" },
     h("h1", { class: "card-title", "data-i18n": "login.title" }),
     noticeKey ? h("p", { class: "notice", "data-i18n": noticeKey }) : null,
+    eimzoSlot,
     oneIdSlot,
     demo,
     error,
@@ -131,6 +135,24 @@ export function loginForm({
           "data-i18n": "login.oneid",
         }),
       );
+    }
+    if (offered.eimzo) {
+      const eimzo = eimzoSignIn({
+        onSignedIn,
+        oneId: Boolean(offered.oneid),
+        apiKeys: offered.eimzo_api_keys || [],
+        showError: (key, args = {}) => {
+          error.textContent = "";
+          error.removeAttribute("data-i18n");
+          error.removeAttribute("data-i18n-args");
+          if (!key) return;
+          error.setAttribute("data-i18n", key);
+          error.setAttribute("data-i18n-args", JSON.stringify(args));
+          error.textContent = t(key, args);
+        },
+      });
+      eimzoSlot.replaceChildren(eimzo.el);
+      eimzo.start();
     }
     if (!offered.demo) demo.remove();
   });
