@@ -168,3 +168,30 @@ def test_paging_dates_and_what_an_admin_sees(tabs: dict[str, Tab], sqlite_server
     expect(
         admin.by("signins-panel").locator("[data-testid=user-row][data-login=admin]")
     ).to_have_count(1)
+
+
+def test_a_secretary_of_a_council_with_no_sitting_still_has_the_sign_ins(
+    tabs: dict[str, Tab], sqlite_server: Server
+) -> None:
+    """The sign-ins and the audit trail need no sitting: a new council's secretary has
+    them before the council's first session is scheduled."""
+    import sqlite3
+
+    database = sqlite_server.env["KENGASH_DATABASE_URL"].split("///", 1)[1]
+    with sqlite3.connect(database) as db:
+        council = db.execute(
+            "INSERT INTO councils (name, region, rules, created_at)"
+            " VALUES ('Yangi Kengash', '', '{\"seats\": 5}', CURRENT_TIMESTAMP)"
+        ).lastrowid
+        db.execute(
+            "INSERT INTO users (login, role, full_name, council_id)"
+            " VALUES ('new-clerk', 'secretary', 'Yangi Kotib', ?)",
+            (council,),
+        )
+    clerk = tabs["clerk"]
+    clerk.open("/clerk")
+    clerk.by("login-input").fill("new-clerk")
+    clerk.by("login-submit").click()
+    expect(clerk.by("no-session")).to_be_visible()
+    expect(clerk.by("signins-panel")).to_be_visible()
+    expect(clerk.by("audit-trail").get_by_test_id("audit-row").first).to_be_visible()

@@ -59,4 +59,5 @@ runMemberPage({
   build: buildClerkConsole,
   sessionsOf: councilSessions,
   logins: ["secretary", "chair"],
+  withoutSession: secretariatParts,
 });

@@ -25,6 +25,8 @@ import { startTimers } from "../ui/timer.js";
  *   gets null until the first snapshot
  * - sessionsOf(user, token): the sessions to choose from (default: open and scheduled)
  * - logins: the quick sign-in buttons to offer
+ * - withoutSession(auth) → elements to show when there is no sitting to follow (the
+ *   clerk's sign-ins and audit trail do not need one)
  */
 export function runMemberPage({
   pageNameKey,
@@ -33,6 +35,7 @@ export function runMemberPage({
   build,
   sessionsOf = activeSessions,
   logins = undefined,
+  withoutSession = () => [],
 }) {
   const { header, main } = pageShell(pageNameKey);
   let current = null; // {live, console, renderPicker}
@@ -101,7 +104,10 @@ export function runMemberPage({
     }
     const chosen = defaultSession(sessions);
     if (chosen) follow(auth, sessions, chosen.id);
-    else showMessage({ "data-testid": "no-session", "data-i18n": "session.none" });
+    else {
+      showMessage({ "data-testid": "no-session", "data-i18n": "session.none" });
+      main.append(...withoutSession(auth));
+    }
   }
 
   function follow(auth, sessions, sessionId) {
