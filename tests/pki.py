@@ -430,4 +430,10 @@ def not_signed_data() -> bytes:
 @pytest.fixture(scope="session")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
     """One test PKI for the whole run (a second or two of `openssl`)."""
+    import shutil
+
+    from tests.conftest import skip_or_fail
+
+    if shutil.which("openssl") is None:
+        skip_or_fail("the openssl command is not installed")
     return TestPKI.create(tmp_path_factory.mktemp("pki"))
