@@ -1,6 +1,6 @@
 """Shared fixtures: real databases (SQLite file and PostgreSQL), a real server process.
 
-Where PostgreSQL, Redis, Chromium or ../shared is missing (a laptop), the tests that need
+Where PostgreSQL, Redis, Chromium or the test media is missing (a laptop), the tests that need
 it skip with the reason; with KENGASH_REQUIRE_ALL=1 (set by .ci/run) they fail instead."""
 
 from __future__ import annotations
@@ -77,6 +77,14 @@ def pg_database() -> Iterator[str]:
         yield f"{base}/{name}"
     finally:
         asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def database_in(stack: ExitStack, tmp: Path, backend: str) -> str:
+    """A fresh database of `backend` ("sqlite": a file in `tmp`; "postgresql": one of its
+    own, dropped when `stack` closes)."""
+    if backend == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
+    return stack.enter_context(pg_database())
 
 
 @pytest.fixture
@@ -220,10 +228,7 @@ def module_server(
     """One server per module and backend, for tests that change nothing (bad input)."""
     tmp = tmp_path_factory.mktemp("server")
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
-        else:
-            url = stack.enter_context(pg_database())
+        url = database_in(stack, tmp, request.param)
         seed_demo(url)
         server = start_server(server_env(url, tmp), tmp / "server.log")
         stack.callback(server.kill)

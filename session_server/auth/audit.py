@@ -7,7 +7,7 @@ every ending of a user's sign-ins is one row."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -86,7 +86,6 @@ class Filter:
     # Paging, newest first: rows with an id below `before`.
     before: int | None = None
     limit: int = 100
-    also: dict[str, Any] = field(default_factory=dict)
 
 
 def _query(f: Filter) -> Select[models.AuditEvent, models.User]:

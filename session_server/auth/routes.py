@@ -381,9 +381,6 @@ async def end_sign_ins(request: Request) -> JSONResponse:
 def _audit_filter(request: Request, actor: Actor) -> audit.Filter:
     q = request.query_params
 
-    def number(name: str) -> int | None:
-        return query_id(request, name)
-
     def moment(name: str) -> datetime | None:
         raw = q.get(name)
         if raw is None:
@@ -402,12 +399,12 @@ def _audit_filter(request: Request, actor: Actor) -> audit.Filter:
             raise ApiError(400, "bad_query", f"{name} is one of {', '.join(allowed)}")
         return raw
 
-    council = number("council")
+    council = query_id(request, "council")
     if actor.role == "secretary":
         if council not in (None, actor.council_id):
             raise ApiError(403, "forbidden", "a secretary sees their own council's trail")
         council = actor.council_id
-    limit = number("limit") or 100
+    limit = query_id(request, "limit") or 100
     if limit > 1000:
         raise ApiError(400, "bad_query", "limit is at most 1000")
     return audit.Filter(
@@ -417,8 +414,8 @@ def _audit_filter(request: Request, actor: Actor) -> audit.Filter:
         kind=choice("kind", audit.KINDS),
         outcome=choice("outcome", ("ok", "refused")),
         method=choice("method", ("demo", "eimzo", "oneid")),
-        user=number("user"),
-        before=number("before"),
+        user=query_id(request, "user"),
+        before=query_id(request, "before"),
         limit=limit,
     )
 

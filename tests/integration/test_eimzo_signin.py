@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import Server, pg_database, seed_demo, server_env, start_server
+from tests.conftest import Server, database_in, seed_demo, server_env, start_server
 from tests.pki import (
     DEPUTY_PINFL,
     STAFF_PINFL,
@@ -51,10 +51,7 @@ async def _give_pinfls(url: str) -> None:
 
 
 def _server(stack: ExitStack, tmp: Path, backend: str, **env: str) -> Server:
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
-    else:
-        url = stack.enter_context(pg_database())
+    url = database_in(stack, tmp, backend)
     seed_demo(url)
     asyncio.run(_give_pinfls(url))
     server = start_server(server_env(url, tmp, **env), tmp / "server.log")

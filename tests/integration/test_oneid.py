@@ -28,7 +28,7 @@ from session_server.db import models
 from session_server.db.engine import Database
 from session_server.db.models import utcnow
 from session_server.settings import Settings
-from tests.conftest import Server, free_port, pg_database, seed_demo, server_env, start_server
+from tests.conftest import Server, database_in, free_port, seed_demo, server_env, start_server
 from tests.oneid_standin import OneIdStandIn, person
 
 CLIENT_ID = "kengash-live"
@@ -215,10 +215,7 @@ def server(
 ) -> Iterator[Server]:
     tmp = tmp_path_factory.mktemp("oneid")
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
-        else:
-            url = stack.enter_context(pg_database())
+        url = database_in(stack, tmp, request.param)
         seed_demo(url)
         port = free_port()
         env = server_env(url, tmp, **oneid_env(standin.url, port))

@@ -26,7 +26,7 @@ from session_server.db import models
 from session_server.db.engine import Database
 from session_server.db.migrate import upgrade
 from session_server.db.models import utcnow
-from tests.conftest import ROOT, pg_database
+from tests.conftest import ROOT, database_in
 from voting import CouncilRules
 
 # Deputies' PINFLs: D1, D2 on council A; D3 on council B.
@@ -160,10 +160,7 @@ def populated(
     council B also has, deputy D1's user and deputy D2's removed user."""
     tmp = tmp_path_factory.mktemp("users")
     with ExitStack() as stack:
-        if request.param == "sqlite":
-            url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
-        else:
-            url = stack.enter_context(pg_database())
+        url = database_in(stack, tmp, request.param)
         yield asyncio.run(_seed(url, tmp, with_users=True))
 
 
