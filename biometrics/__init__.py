@@ -1,6 +1,7 @@
-"""Face ID: enrolment, verification, liveness challenges, encrypted face templates.
+"""Face ID for deputies: decode photos and camera frames, find faces, compare descriptors,
+judge liveness challenges and seal face templates.
 
-No web code lives here (docs/architecture.md, "What comes later"). The package is part
-of the layout from the start; its code comes with the Face ID issue, on top of the
-sign-in records and tokens the server already has (`session_server.auth`).
+Pure code (no web, no database, no network): the server runs `biometrics.checks` in its
+process pool and keeps only the sealed descriptors (`biometrics.templates`), never photos.
+How it works and its measured error rates: docs/faceid.md.
 """

@@ -22,6 +22,7 @@ from starlette.schemas import SchemaGenerator
 from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
+from biometrics.matching import THRESHOLD
 from session_server import api, users_api
 from session_server.auth import oneid_routes
 from session_server.auth import routes as auth_routes
@@ -30,6 +31,10 @@ from session_server.auth.signins import SignIns
 from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
 from session_server.db.engine import Database
 from session_server.db.migrate import is_current
+from session_server.faceid import routes as face_routes
+from session_server.faceid.ballots import BallotFaces
+from session_server.faceid.pool import FacePool
+from session_server.faceid.store import FaceStore
 from session_server.http import ApiError, bearer_token, error_response
 from session_server.live.admission import Admission
 from session_server.live.bus import Bus, InProcessBus
@@ -77,6 +82,14 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     signins.on_ended(watch.ended)
     verifier = make_verifier(settings)
     oneid = oneid_client(settings)  # None: One ID sign-in is off
+    faces = FacePool(
+        settings.face_workers,
+        settings.face_queue,
+        settings.face_threshold or THRESHOLD,
+        settings.face_landmarks_model,
+    )
+    face_store = FaceStore(settings.face_key_bytes)
+    hub.dispatcher.before("vote.cast", BallotFaces(db, faces, face_store).prepare)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -84,6 +97,10 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         watch.start()
         if isinstance(verifier, Lifecycle):
             await verifier.start()
+        if settings.environment == "production":
+            # Elsewhere the face workers start at the first face check: a development
+            # server or a test that uses no Face ID pays nothing for them.
+            await faces.start()
         # Thousands of long-lived sockets make a full collection pause the loop for most
         # of a second (docs/performance.md): collect young objects rarely and move what
         # start-up made out of the collector's sight.
@@ -95,6 +112,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         finally:
             if isinstance(verifier, Lifecycle):
                 await verifier.stop()
+            await faces.stop()
             await watch.stop()
             await hub.stop()
             await db.dispose()
@@ -164,8 +182,9 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
 
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        code = exc.code if isinstance(exc, ApiError) else "http_error"
-        return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+        if isinstance(exc, ApiError):
+            return error_response(exc.status_code, exc.code, str(exc.detail), exc.headers, exc.more)
+        return error_response(exc.status_code, "http_error", str(exc.detail), exc.headers)
 
     routes = [
         Route("/healthz", healthz, include_in_schema=False),
@@ -176,6 +195,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         *auth_routes.routes,
         *oneid_routes.routes,
         *users_api.routes,
+        *face_routes.routes,
         WebSocketRoute("/ws", websocket),
         *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
         Route("/watch/{session:digits}", page("watch.html"), include_in_schema=False),
@@ -195,4 +215,6 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     app.state.signins = signins
     app.state.verifier = verifier
     app.state.oneid = oneid
+    app.state.faces = faces
+    app.state.face_store = face_store
     return app

@@ -23,7 +23,7 @@ err = Console(stderr=True)
 
 # uvicorn closes a socket whose frame exceeds this with 1009; the hub refuses smaller
 # oversized frames itself with a nack.
-WS_MAX_SIZE = 1024 * 1024
+WS_MAX_SIZE = 2 * 1024 * 1024
 
 
 @app.command()
@@ -180,6 +180,40 @@ def council_import(
         err.print(f"[red]roster refused, nothing imported:[/red]\n{exc}")
         raise typer.Exit(2) from exc
     err.print(f"[green]{message}[/green]")
+
+
+@council_app.command("rules")
+def council_rules(
+    council: Annotated[str, typer.Option(help="The council's full name")],
+    rules_file: Annotated[
+        Path | None,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            readable=True,
+            metavar="[FILE.yaml]",
+            help="The new reglament; without it, the current one is printed",
+        ),
+    ] = None,
+) -> None:
+    """Set a council's reglament from YAML (validated, all or nothing), or print it.
+
+    Votes opened after the change follow it, on every running server, without a
+    restart; a vote already open keeps the rule it opened with."""
+    from session_server.council import RosterError, parse_rules, rules_yaml, set_rules
+
+    try:
+        rules = None if rules_file is None else parse_rules(rules_file.read_text("utf-8"))
+        result = asyncio.run(
+            _in_database(
+                Settings(), lambda db: set_rules(db, council, rules), write=rules is not None
+            )
+        )
+    except RosterError as exc:
+        _refuse("reglament refused, nothing changed:", str(exc).splitlines())
+    typer.echo(rules_yaml(result), nl=False)
+    if rules is not None:
+        _done(f"the reglament of {council} is changed; votes opened from now on follow it")
 
 
 # --- users: who signs in ----------------------------------------------------------------

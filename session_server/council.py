@@ -117,6 +117,50 @@ def import_roster(
     return ImportResult(council.id, added, updated)
 
 
+def parse_rules(text: str) -> CouncilRules:
+    """A reglament written as YAML; RosterError with every problem, one per line."""
+    import yaml
+    from pydantic import ValidationError
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise RosterError(f"not YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise RosterError("the reglament must be a mapping (seats: …, quorum: …)")
+    try:
+        return CouncilRules.model_validate(data)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'rules'}: {e['msg']}" for e in exc.errors()
+        ]
+        raise RosterError("\n".join(problems)) from exc
+
+
+def rules_yaml(rules: CouncilRules) -> str:
+    import yaml
+
+    return yaml.safe_dump(rules.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+
+
+def set_rules(db: DbSession, name: str, rules: CouncilRules | None) -> CouncilRules:
+    """Give the council named `name` its new reglament (None: only read it). Votes opened
+    from now on follow it, on every server process; a vote already open keeps the rule
+    it opened with. Seats may not drop below a deputy's seat on the roster."""
+    council = db.scalar(select(models.Council).where(models.Council.name == name))
+    if council is None:
+        raise RosterError(f"there is no council named {name!r}")
+    if rules is None:
+        return CouncilRules.model_validate(council.rules)
+    highest = db.scalar(
+        select(func.max(models.Deputy.seat_no)).where(models.Deputy.council_id == council.id)
+    )
+    if highest is not None and rules.seats < highest:
+        raise RosterError(f"seats: {rules.seats} is below seat {highest} on the roster")
+    council.rules = rules.model_dump(mode="json")
+    return rules
+
+
 def get_or_create_council(
     db: DbSession, name: str, rules: CouncilRules, region: str = ""
 ) -> models.Council:

@@ -50,6 +50,7 @@ def vote_json(r: VoteRecord) -> dict[str, Any]:
         "kind": v.kind,
         "rule": v.rule,
         "secret": v.secret,
+        "face_check": v.face_check,
         "motion": v.motion,
         "state": v.state,
         "opened_at": iso(v.opened_at),
@@ -91,6 +92,8 @@ def popolo(r: VoteRecord) -> dict[str, Any]:
         },
         "present": outcome.get("present"),
         "seats": outcome.get("seats"),
+        # Not Popolo: which face check each ballot had to pass.
+        "face_check": v.face_check,
     }
     if v.ballots and "named" in v.ballots:
         chosen = {deputy: _label(choice, names) for deputy, choice in pairs(v.ballots["named"])}
@@ -121,6 +124,8 @@ def protocol_csv(r: VoteRecord) -> str:
     w.writerow(["agenda item", f"{r.item.position}. {r.item.title}"])
     w.writerow(["question", v.question])
     w.writerow(["kind", v.kind, "secret" if v.secret else "named"])
+    # Which face rule each ballot had to pass (the reglament's when the vote opened).
+    w.writerow(["face check per ballot", v.face_check or "none"])
     w.writerow(["opened", iso(v.opened_at)])
     w.writerow(["closed", iso(v.closed_at)])
     w.writerow(["state", v.state, v.cancel_reason or ""])

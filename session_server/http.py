@@ -61,28 +61,42 @@ def parse_id(text: str) -> int | None:
 
 
 class ApiError(HTTPException):
+    """`more`: further fields of the error object, such as the image it is about."""
+
     def __init__(
-        self, status: int, code: str, message: str, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        more: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(status, message, headers)
         self.code = code
+        self.more = dict(more or {})
 
 
 def error_response(
-    status: int, code: str, message: str, headers: Mapping[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    headers: Mapping[str, str] | None = None,
+    more: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
+        {"error": {"code": code, "message": message, **(more or {})}},
+        status_code=status,
+        headers=headers,
     )
 
 
-def _too_large() -> ApiError:
+def _too_large(limit: int) -> ApiError:
     # Closing the connection stops uvicorn from reading (and discarding) the rest of a
     # body we have refused.
     return ApiError(
         413,
         "too_large",
-        f"the request body is over {MAX_BODY} bytes",
+        f"the request body is over {limit} bytes",
         headers={"Connection": "close"},
     )
 
@@ -92,22 +106,23 @@ async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
     Content-Length, or while streaming, before the rest is read into memory."""
     length = request.headers.get("content-length", "")
     if length.isascii() and length.isdigit() and (len(length) > 18 or int(length) > limit):
-        raise _too_large()
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                raise _too_large()
+                raise _too_large(limit)
             chunks.append(chunk)
     except ClientDisconnect as exc:  # nobody is left to answer; say so plainly
         raise ApiError(400, "invalid_json", "the body was cut off") from exc
     return b"".join(chunks)
 
 
-async def read_json(request: Request, model: type[ModelT]) -> ModelT:
-    body = await read_body(request)
+async def read_json(request: Request, model: type[ModelT], limit: int = MAX_BODY) -> ModelT:
+    """The body as `model`; `limit` for the few endpoints that take images."""
+    body = await read_body(request, limit)
     try:
         data: Any = load_json(body or b"null", "body")
     except UnfitJSON as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -60,11 +61,28 @@ class Settings(BaseSettings):
     # For each request to One ID (the code, then the person).
     oneid_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
     ledger_key: str | None = None
+    # Face ID (biometrics/, session_server/faceid/). The AES-GCM key that seals face
+    # descriptors at rest: 32 bytes as base64 or hex; generated once under var/ when unset.
+    face_key: SecretStr | None = None
+    # Processes that do face work (detection, landmarks, descriptors), at a lower priority
+    # than the server: the sockets come first (docs/performance.md, bench/face.py).
+    face_workers: int = Field(default=1, ge=1, le=32)
+    # The largest distance between an enrolled face and a camera frame that is the same
+    # person; unset: biometrics.matching.THRESHOLD (docs/faceid.md says how it was chosen).
+    face_threshold: float | None = Field(default=None, gt=0, lt=1)
+    # dlib's 68-point landmark model (liveness only); unset: face_recognition_models' file.
+    # Its training data excludes commercial use (docs/faceid.md): a replacement goes here.
+    face_landmarks_model: Path | None = None
+    # Face checks waiting for a worker, at most; past that a check is refused as busy.
+    face_queue: int = Field(default=64, ge=1, le=10_000)
     log_format: Literal["console", "json"] = "console"
     log_level: str = "INFO"
     # WebSocket limits: a frame above max_frame_bytes is refused; a socket sending more
     # than burst messages faster than rate_per_second is refused, then closed.
     ws_max_frame_bytes: int = 16 * 1024
+    # A deputy's socket carries camera frames with a ballot where the reglament asks for
+    # a face check: one JPEG, or a second of them for `live`.
+    ws_max_face_frame_bytes: int = Field(default=1536 * 1024, ge=16 * 1024)
     ws_rate_per_second: float = 20.0
     ws_burst: int = 40
     # Sockets on /ws per client address (after X-Forwarded-For from trusted proxies). A
@@ -113,3 +131,27 @@ class Settings(BaseSettings):
             path.write_text(secrets.token_urlsafe(48))
             path.chmod(0o600)
         return path.read_text().strip()
+
+    @cached_property
+    def face_key_bytes(self) -> bytes:
+        """The 32-byte key of the face templates: KENGASH_FACE_KEY, or var/face.key."""
+        if self.face_key is not None:
+            return decode_key(self.face_key.get_secret_value(), "KENGASH_FACE_KEY")
+        path = self.var_dir / "face.key"
+        if not path.exists():
+            self.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+            path.chmod(0o600)
+        return decode_key(path.read_text().strip(), str(path))
+
+
+def decode_key(text: str, name: str) -> bytes:
+    """32 bytes written as hex or base64; ValueError naming `name` otherwise."""
+    text = text.strip()
+    try:
+        key = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
+    except ValueError as exc:
+        raise ValueError(f"{name} is neither hex nor base64") from exc
+    if len(key) != 32:
+        raise ValueError(f"{name} must be 32 bytes (AES-256), not {len(key)}")
+    return key

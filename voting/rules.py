@@ -6,12 +6,17 @@ beyond the defaults the contract names.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Base = Literal["seats", "present", "cast", "yes_no"]
 TieRule = Literal["fails", "chair_decides"]
+# Face ID at sign-in: not asked, offered, or needed before a deputy may act.
+FaceSignIn = Literal["off", "optional", "required"]
+# Face ID with every ballot: none, a frame that must be the deputy's (`match`), or one
+# random action at the tap as well, so that a photo cannot cast a ballot (`live`).
+FaceCheck = Literal[False, "match", "live"]
 
 
 class Fraction(BaseModel):
@@ -59,8 +64,19 @@ class CouncilRules(BaseModel):
     vote_kinds: dict[str, VoteKind] = Field(default_factory=_default_kinds)
     ties: TieRule = "fails"
     ballot_changes_until_close: bool = True
-    face_check_per_ballot: bool = False
+    face_signin: FaceSignIn = "off"
+    face_check_per_ballot: FaceCheck = False
     timer_seconds: int | None = Field(default=60, ge=5, le=24 * 3600)
+
+    @field_validator("face_check_per_ballot", mode="before")
+    @classmethod
+    def _face_check_words(cls, value: Any) -> Any:
+        # Reglaments written before `match` and `live` said `true`: a frame with the ballot.
+        if value is True:
+            return "match"
+        if value in ("false", "off", None):
+            return False
+        return value
 
     @model_validator(mode="after")
     def _has_kinds(self) -> CouncilRules:

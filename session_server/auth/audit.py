@@ -1,8 +1,9 @@
-"""The audit trail of sign-ins: written in the same transaction as what it records, read
-by the secretariat (its own council) and admins, never changed.
+"""The audit trail of sign-ins and Face ID: written in the same transaction as what it
+records, read by the secretariat (its own council) and admins, never changed.
 
-Every sign-in attempt (whether it succeeded or not, and why not), every sign-out and
-every ending of a user's sign-ins is one row."""
+Every sign-in attempt (whether it succeeded or not, and why not), every sign-out, every
+ending of a user's sign-ins, every face enrolment and removal, and every face check at
+sign-in and every failed one at a ballot is one row."""
 
 from __future__ import annotations
 
@@ -19,8 +20,17 @@ from session_server.db import models
 from session_server.db.models import iso
 from session_server.spreadsheet import SafeWriter
 
-Kind = Literal["sign_in", "sign_out", "sign_ins_ended"]
-KINDS: tuple[Kind, ...] = ("sign_in", "sign_out", "sign_ins_ended")
+Kind = Literal[
+    "sign_in", "sign_out", "sign_ins_ended", "face_enrolled", "face_removed", "face_check"
+]
+KINDS: tuple[Kind, ...] = (
+    "sign_in",
+    "sign_out",
+    "sign_ins_ended",
+    "face_enrolled",
+    "face_removed",
+    "face_check",
+)
 Outcome = Literal["ok", "refused"]
 
 # Where the request came from, as the audit trail keeps it.
@@ -51,6 +61,8 @@ class Entry:
     council_id: int | None = None
     actor_user_id: int | None = None
     certificate_serial: str = ""
+    subject: str = ""  # what a face check was for: "sign_in", "vote 12"
+    distance: float | None = None  # a face check's distance from the enrolled face
 
 
 def record(db: DbSession, entry: Entry, at: datetime) -> None:
@@ -68,6 +80,8 @@ def record(db: DbSession, entry: Entry, at: datetime) -> None:
             certificate_serial=entry.certificate_serial[:64],
             address=entry.origin.address,
             user_agent=entry.origin.user_agent,
+            subject=entry.subject[:64],
+            distance=entry.distance,
         )
     )
 
@@ -124,6 +138,8 @@ def _row(e: models.AuditEvent, u: models.User | None) -> dict[str, Any]:
         "certificate_serial": e.certificate_serial,
         "address": e.address,
         "user_agent": e.user_agent,
+        "subject": e.subject,
+        "distance": None if e.distance is None else round(e.distance, 4),
     }
 
 
@@ -145,6 +161,8 @@ CSV_COLUMNS = (
     "council_id",
     "actor_user_id",
     "certificate_serial",
+    "subject",
+    "distance",
     "address",
     "user_agent",
 )

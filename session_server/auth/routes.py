@@ -29,6 +29,7 @@ from session_server.signatures.base import (
     VerifierUnavailable,
 )
 from session_server.signatures.cms import pkcs7_from_base64
+from voting import CouncilRules
 
 # An E-IMZO challenge: 128 random bits or more, single use, this long.
 CHALLENGE_SECONDS = 120
@@ -69,6 +70,7 @@ def signed_in_answer(started: Started) -> JSONResponse:
                 "deputy_id": user.deputy_id,
             },
             "method": actor.method,
+            "face_verified": actor.face_verified,
             "expires_at": iso(started.expires_at),
         }
     )
@@ -283,7 +285,10 @@ async def me(request: Request) -> JSONResponse:
         description: the bearer token, for clients that cannot send the header
         schema: {type: string}
     responses:
-      200: {description: "{id, role, login, name, council_id, deputy_id, method, expires_at}"}
+      200:
+        description: >-
+          {id, role, login, name, council_id, deputy_id, method, face_verified, face,
+          expires_at}; face: {signin, per_ballot, enrolled} for a deputy, else null
       401: {description: bad or expired token, or the sign-in has ended}
     """
     actor, expires_at = await signed_in(request)
@@ -296,9 +301,28 @@ async def me(request: Request) -> JSONResponse:
             "council_id": actor.council_id,
             "deputy_id": actor.deputy_id,
             "method": actor.method,
+            "face_verified": actor.face_verified,
+            "face": await _face_of(request, actor),
             "expires_at": iso(expires_at),
         }
     )
+
+
+async def _face_of(request: Request, actor: Actor) -> dict[str, Any] | None:
+    """What Face ID asks of a deputy here: {signin, per_ballot, enrolled}; None for staff."""
+    if actor.deputy_id is None or actor.council_id is None:
+        return None
+    async with db_of(request).read() as db:
+        raw = await db.scalar(
+            select(models.Council.rules).where(models.Council.id == actor.council_id)
+        )
+        enrolled = await db.get(models.FaceTemplate, actor.deputy_id) is not None
+    rules = CouncilRules.model_validate(raw)
+    return {
+        "signin": rules.face_signin,
+        "per_ballot": rules.face_check_per_ballot or "false",
+        "enrolled": enrolled,
+    }
 
 
 def _signed_in_actor(actor: Actor) -> Actor:
@@ -413,7 +437,7 @@ def _audit_filter(request: Request, actor: Actor) -> audit.Filter:
         until=moment("to"),
         kind=choice("kind", audit.KINDS),
         outcome=choice("outcome", ("ok", "refused")),
-        method=choice("method", ("demo", "eimzo", "oneid")),
+        method=choice("method", ("demo", "eimzo", "oneid", "face")),
         user=query_id(request, "user"),
         before=query_id(request, "before"),
         limit=limit,
@@ -434,9 +458,13 @@ _AUDIT_PARAMETERS = """
       - {name: council, in: query, schema: {type: integer, minimum: 1, maximum: 2147483647}}
       - {name: from, in: query, schema: {type: string, format: date-time}}
       - {name: to, in: query, schema: {type: string, format: date-time}}
-      - {name: kind, in: query, schema: {type: string, enum: [sign_in, sign_out, sign_ins_ended]}}
+      - name: kind
+        in: query
+        schema:
+          type: string
+          enum: [sign_in, sign_out, sign_ins_ended, face_enrolled, face_removed, face_check]
       - {name: outcome, in: query, schema: {type: string, enum: [ok, refused]}}
-      - {name: method, in: query, schema: {type: string, enum: [demo, eimzo, oneid]}}
+      - {name: method, in: query, schema: {type: string, enum: [demo, eimzo, oneid, face]}}
       - {name: user, in: query, schema: {type: integer, minimum: 1, maximum: 2147483647}}
       - {name: before, in: query, schema: {type: integer, minimum: 1, maximum: 2147483647}}
       - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000}}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -143,6 +143,18 @@ class SignIns:
             certificate_serial=certificate_serial,
         )
         await self.db.transact(lambda db: audit.record(db, entry, utcnow()))
+
+    def face_verified(
+        self, db: DbSession, actor: Actor, user: models.User, now: datetime
+    ) -> Started:
+        """The sign-in has passed the Face ID challenge: mark it, and a token that says so
+        (the earlier token of the same sign-in keeps working, without the mark)."""
+        assert actor.sign_in is not None
+        record = db.get(models.SignIn, actor.sign_in)
+        assert record is not None  # the caller's token was checked against it
+        record.face_verified_at = now
+        verified = replace(actor, face_verified=True)
+        return Started(self.tokens.issue(verified), verified, user, record.expires_at)
 
     # -- checking ------------------------------------------------------------------------
 

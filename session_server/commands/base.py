@@ -116,6 +116,8 @@ class CommandContext:
     actor: Actor
     now: datetime
     loaded: Loaded = field(default_factory=Loaded)
+    # What a step before the dispatcher proved for this command (Dispatcher.before).
+    evidence: object | None = None
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
     def emit(self, kind: str, payload: dict[str, Any]) -> None:

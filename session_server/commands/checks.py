@@ -40,8 +40,14 @@ def deputy_of_council(ctx: CommandContext, deputy_id: int) -> models.Deputy:
 
 
 def acting_deputy(ctx: CommandContext) -> int:
+    """The deputy the sender acts as; where the reglament wants Face ID at sign-in, only
+    after the sign-in passed it."""
     if ctx.actor.deputy_id is None:
         raise CommandError("forbidden", "only a deputy may do this")
+    if ctx.rules().face_signin == "required" and not ctx.actor.face_verified:
+        raise CommandError(
+            "face_signin_required", "confirm who you are with Face ID before taking part"
+        )
     return ctx.actor.deputy_id
 
 

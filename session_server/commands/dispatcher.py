@@ -48,6 +48,9 @@ Acked = Callable[[str, Any, dict[str, Any]], None]
 Stored = tuple[str, str | None, dict[str, Any]]
 # Takes a command's answer, ack or nack, once.
 Reply = Callable[[dict[str, Any]], None]
+# (actor, raw args) -> (the args to submit, evidence for the handler); raises
+# CommandError to refuse the command before it is queued.
+Prepare = Callable[[Actor, Any], Awaitable[tuple[Any, object | None]]]
 
 STORE_ANSWERS = insert(models.CommandResult)
 
@@ -75,6 +78,18 @@ def args_digest(args: SessionArgs) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _reread_rules(db: DbSession, loaded: Loaded) -> None:
+    """The reglament may have changed since an earlier batch read it (`kengash council
+    rules`, from another process): one small read, and a new parse only if it did."""
+    council = loaded.council
+    if council is None:
+        return
+    raw = db.scalar(select(models.Council.rules).where(models.Council.id == council.id))
+    if raw != council.rules:
+        db.expire(council, ["rules"])
+        loaded.rules = None
+
+
 @dataclass
 class _Pending:
     actor: Actor
@@ -85,6 +100,8 @@ class _Pending:
     reply: Reply
     started: float
     digest: str
+    # What a step before the dispatcher proved for this one command (a face check).
+    evidence: object | None = None
     answer: dict[str, Any] | None = None  # set once, when its transaction has ended
     logged: list[LoggedEvent] = field(default_factory=list)
 
@@ -112,8 +129,28 @@ class Dispatcher:
         self._queues: dict[int, deque[_Pending]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._kept: dict[int, Loaded] = {}  # per session, between batches (see _loaded)
+        self._preparers: dict[str, Prepare] = {}
 
-    def submit(self, actor: Actor, command_id: str, name: str, raw_args: Any, reply: Reply) -> None:
+    def before(self, name: str, prepare: Prepare) -> None:
+        """Run `prepare` on a command's arguments before it is submitted (outside any
+        transaction): work too slow for a batch, such as a face check, whose evidence
+        the handler then finds in its context. Wired by the composition root."""
+        if name in self._preparers:
+            raise RuntimeError(f"command {name} prepared twice")
+        self._preparers[name] = prepare
+
+    def preparer(self, name: str) -> Prepare | None:
+        return self._preparers.get(name)
+
+    def submit(
+        self,
+        actor: Actor,
+        command_id: str,
+        name: str,
+        raw_args: Any,
+        reply: Reply,
+        evidence: object | None = None,
+    ) -> None:
         """Queue a command; `reply` gets its answer after the commit (and after its events
         have gone out to the screens), or at once if it is refused before."""
         started = time.perf_counter()
@@ -135,7 +172,9 @@ class Dispatcher:
                 started,
                 nack(command_id, "invalid_args", validation_message(exc, "args")),
             )
-        pending = _Pending(actor, command_id, name, spec, args, reply, started, args_digest(args))
+        pending = _Pending(
+            actor, command_id, name, spec, args, reply, started, args_digest(args), evidence
+        )
         self._queues.setdefault(args.session, deque()).append(pending)
         if args.session not in self._workers:
             self._workers[args.session] = asyncio.create_task(self._work(args.session))
@@ -232,6 +271,8 @@ class Dispatcher:
         look-up would cost every batch a statement."""
         loaded = self._loaded(session_id, batch)
         session = loaded.session
+        if session is not None:
+            _reread_rules(db, loaded)
         if session is None:
             # The council comes with the lock: one round trip fewer for every batch on
             # PostgreSQL, where nothing is kept between batches.
@@ -341,7 +382,7 @@ class Dispatcher:
     ) -> tuple[dict[str, Any], Loaded]:
         """Run one command; returns its answer and what later commands may reuse."""
         now = utcnow()
-        ctx = CommandContext(db, connection, session, one.actor, now, loaded)
+        ctx = CommandContext(db, connection, session, one.actor, now, loaded, one.evidence)
         try:
             if one.spec.checks_first:
                 result = one.spec.handler(ctx, one.args)

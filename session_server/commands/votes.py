@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -89,6 +90,39 @@ class VoteArgs(SessionArgs):
 class CastArgs(VoteArgs):
     choice: str | list[str]
     receipt: str | None = None
+
+
+# A face check proves who is at the tablet for this long: the frame (or the live
+# challenge) is at most this old when the ballot is counted.
+FACE_PROOF_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class BallotFace:
+    """What the face check before a ballot proved (faceid/ballots.py, outside any
+    transaction): this deputy's face, for this vote, in a frame received at
+    `received_at`. It travels with that one command only, so it is used once."""
+
+    deputy_id: int
+    vote_id: int
+    check: str  # match | live
+    received_at: datetime
+
+
+def _require_face(ctx: CommandContext, vote: models.Vote, deputy_id: int) -> None:
+    """The ballot counts only with the face check its vote opened with."""
+    proof = ctx.evidence
+    if vote.face_check is None:
+        if proof is not None:
+            raise CommandError("face_not_needed", "this vote asks for no face check")
+        return
+    if not isinstance(proof, BallotFace) or proof.check != vote.face_check:
+        what = "a camera frame" if vote.face_check == "match" else "the live face check"
+        raise CommandError("face_check_required", f"this vote needs {what} with the ballot")
+    if proof.deputy_id != deputy_id or proof.vote_id != vote.id:
+        raise CommandError("face_check_required", "the face check was for another ballot")
+    if ctx.now - proof.received_at > timedelta(seconds=FACE_PROOF_SECONDS):
+        raise CommandError("face_check_expired", "the face check is too old; vote again")
 
 
 class CancelArgs(VoteArgs):
@@ -185,6 +219,7 @@ def vote_section(vote: models.Vote, voted: int) -> dict[str, Any]:
         "closed_at": iso(vote.closed_at),
         "voted": voted,
         "cancel_reason": vote.cancel_reason,
+        "face_check": vote.face_check,
         "result": vote.outcome,
         "ballots": vote.ballots,
     }
@@ -202,6 +237,7 @@ def votes_section(ctx: CommandContext) -> list[dict[str, Any]]:
             "question": v.question,
             "kind": v.kind,
             "secret": v.secret,
+            "face_check": v.face_check,
             "state": v.state,
             "result": v.outcome["result"] if v.outcome else None,
             "counts": v.outcome["counts"] if v.outcome else None,
@@ -263,6 +299,7 @@ def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
         state="open",
         opened_at=ctx.now,
         closes_at=ctx.now + timedelta(seconds=timer) if timer else None,
+        face_check=rules.face_check_per_ballot or None,
     )
     ctx.db.add(vote)
     ctx.db.flush()
@@ -283,9 +320,8 @@ def cast(ctx: CommandContext, args: CastArgs) -> dict[str, Any]:
         raise CommandError("vote_closed", f"the vote is {vote.state}; the ballot was not counted")
     if not vote.secret and args.receipt is not None:
         raise CommandError("invalid_args", "receipt: a named vote's ballot takes no receipt")
+    _require_face(ctx, vote, deputy_id)
     rules = ctx.rules()
-    if rules.face_check_per_ballot and not ctx.actor.face_verified:
-        raise CommandError("face_check_required", "confirm with Face ID before voting")
     if not is_present(ctx, deputy_id):
         raise CommandError("not_present", "register your attendance before voting")
     raw = args.choice if isinstance(args.choice, str) else tuple(args.choice)

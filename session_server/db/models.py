@@ -10,9 +10,11 @@ from sqlalchemy import (
     JSON,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -105,10 +107,13 @@ class AuthChallenge(Base):
     __tablename__ = "auth_challenges"
 
     challenge: Mapped[str] = mapped_column(String(64), primary_key=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # eimzo | oneid
+    purpose: Mapped[str] = mapped_column(String(16))  # eimzo | oneid | face
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None]
+    # A face challenge is for one sign-in (and, at a ballot, one vote): whose it is and
+    # what it asks, {"sign_in", "user", "vote", "actions", "frames_per_action"}.
+    subject: Mapped[dict[str, Any] | None]
 
 
 class SignIn(Base):
@@ -128,6 +133,22 @@ class SignIn(Base):
     certificate_serial: Mapped[str | None] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    # When the deputy passed the Face ID challenge on this sign-in.
+    face_verified_at: Mapped[datetime | None]
+
+
+class FaceTemplate(Base):
+    """A deputy's enrolled face: the descriptors of 1 to 5 photos, sealed with AES-GCM
+    under KENGASH_FACE_KEY and bound to the deputy (biometrics/templates.py). Never a
+    photo."""
+
+    __tablename__ = "face_templates"
+
+    deputy_id: Mapped[int] = mapped_column(ForeignKey("deputies.id"), primary_key=True)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    samples: Mapped[int] = mapped_column(Integer)
+    enrolled_at: Mapped[datetime]
+    enrolled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class AuditEvent(Base):
@@ -138,7 +159,7 @@ class AuditEvent(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    # sign_in | sign_out | sign_ins_ended
+    # sign_in | sign_out | sign_ins_ended | face_enrolled | face_removed | face_check
     kind: Mapped[str] = mapped_column(String(32))
     method: Mapped[str] = mapped_column(String(16), default="")
     outcome: Mapped[str] = mapped_column(String(16))  # ok | refused
@@ -150,6 +171,10 @@ class AuditEvent(Base):
     certificate_serial: Mapped[str] = mapped_column(String(64), default="")
     address: Mapped[str] = mapped_column(String(64), default="")
     user_agent: Mapped[str] = mapped_column(String(300), default="")
+    # A face check: what it was for ("sign_in", "vote 12") and the distance measured
+    # from the enrolled face, where one was.
+    subject: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    distance: Mapped[float | None] = mapped_column(Float)
 
 
 class Session(Base):
@@ -255,6 +280,8 @@ class Vote(Base):
     closes_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
     cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # The reglament's face check per ballot when the vote opened: match | live | None.
+    face_check: Mapped[str | None] = mapped_column(String(8))
     # The `voted` count in the last event, so progress is reported only when it changed.
     reported_voted: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Outcome.to_dict() at close: everything needed to recompute the result.

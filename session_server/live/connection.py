@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from session_server.auth.tokens import Actor
+from session_server.commands.base import CommandError
 from session_server.commands.dispatcher import nack
 from session_server.db.engine import unavailable
 from session_server.db.models import iso, utcnow
@@ -80,6 +81,7 @@ class Connection:
         "_bucket",
         "_flooded",
         "_in_flight",
+        "_max_frame",
         "_outbox",
         "_refused",
         "actor",
@@ -100,6 +102,12 @@ class Connection:
         self._refused = 0
         self._in_flight = 0  # commands sent and not yet answered
         self._flooded = False
+        # A deputy's ballot may carry camera frames (a face check per ballot).
+        self._max_frame = (
+            settings.ws_max_face_frame_bytes
+            if actor.deputy_id is not None
+            else settings.ws_max_frame_bytes
+        )
 
     # -- sending ---------------------------------------------------------------------
 
@@ -174,12 +182,22 @@ class Connection:
 
     async def _handle(self, frame: ClientFrame | None) -> None:
         if isinstance(frame, Command):
+            args, evidence = frame.args, None
+            prepare = self.hub.dispatcher.preparer(frame.cmd)
+            if prepare is not None:
+                # Awaited here, so this socket's later commands still come after it (a
+                # face check takes a fraction of a second; other sockets go on).
+                try:
+                    args, evidence = await prepare(self.actor, frame.args)
+                except CommandError as exc:
+                    self.send(nack(frame.id, exc.code, exc.message))
+                    return
             # Answered when done, while this socket's next frames are read: commands to
             # one session still run in the order they came.
             self._in_flight += 1
             try:
                 self.hub.dispatcher.submit(
-                    self.actor, frame.id, frame.cmd, frame.args, self._answer
+                    self.actor, frame.id, frame.cmd, args, self._answer, evidence
                 )
             except Exception:
                 self._in_flight -= 1
@@ -216,7 +234,7 @@ class Connection:
         if text is None:
             self.send(nack(None, "bad_message", "send JSON text frames"))
             return None
-        if len(text.encode()) > self.settings.ws_max_frame_bytes:
+        if len(text.encode()) > self._max_frame:
             self.send(nack(None, "too_large", "the frame is too large"))
             return None
         try:

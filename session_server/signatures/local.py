@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
@@ -47,6 +48,8 @@ SIGNING_WINDOW = timedelta(minutes=5)
 # Revocation look-ups: at most this many request timeouts for one path (the CRL or
 # OCSP of each certificate, an issuer fetched by its AIA).
 _REQUESTS_PER_PATH = 3
+# How much lower than the server the worker processes run (os.nice).
+WORKER_NICENESS = 10
 
 
 def _now() -> datetime:
@@ -135,7 +138,9 @@ class LocalVerifier:
         if self._workers and self._pool is None:
             # spawn, not fork: the server process has threads and a running loop.
             self._pool = ProcessPoolExecutor(
-                self._workers, mp_context=multiprocessing.get_context("spawn")
+                self._workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_yield_to_server,
             )
             loop = asyncio.get_running_loop()
             await asyncio.gather(
@@ -268,6 +273,12 @@ def _verifier_here(config: _Config) -> LocalVerifier:
             signing_window=config.signing_window,
         )
     return _worker
+
+
+def _yield_to_server() -> None:
+    """Run below the server's priority: on cores the server shares, its sockets come
+    first and a burst of checks waits instead (bench/signin.py)."""
+    os.nice(WORKER_NICENESS)
 
 
 def _warm(config: _Config) -> None:

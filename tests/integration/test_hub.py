@@ -8,6 +8,7 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
+from session_server.cli import WS_MAX_SIZE
 from tests.conftest import Server
 from tests.wsclient import LiveClient, fresh_state
 
@@ -235,7 +236,9 @@ async def _nothing_changed(server: Server, seq: int) -> None:
         ),
         ("chair", json.dumps({"type": "subscribe", "session": 999}), "not_found"),
         ("chair", json.dumps({"type": "subscribe", "session": 1, "since": -4}), "bad_message"),
-        ("chair", "x" * 20_000, "too_large"),
+        (None, "x" * 20_000, "too_large"),
+        # A deputy's socket takes camera frames with ballots: its limit is higher.
+        ("chair", "x" * (1536 * 1024 + 100), "too_large"),
     ],
 )
 async def test_bad_input_is_refused_and_changes_nothing(
@@ -263,7 +266,7 @@ async def test_a_giant_frame_closes_the_socket_with_1009(module_server: Server) 
     client = await LiveClient.open(module_server.ws_url)
     # The server may close while the frame is still going out: then send raises.
     with pytest.raises(ConnectionClosed) as closed:
-        await client.send("x" * (2 * 1024 * 1024))
+        await client.send("x" * (WS_MAX_SIZE + 1))
         await client.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
     await _nothing_changed(module_server, 1)
