@@ -1,10 +1,11 @@
 // The read API over fetch, with the caller's token when there is one.
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, details = {}) {
     super(message || code);
     this.status = status;
     this.code = code;
+    this.details = details; // the whole {"error": …} object (Face ID names the image)
   }
 }
 
@@ -25,7 +26,7 @@ export async function request(method, path, { token = null, body = undefined } =
   const data = await response.json().catch(() => null);
   if (!response.ok) {
     const error = data?.error || {};
-    throw new ApiError(response.status, error.code || "http_error", error.message);
+    throw new ApiError(response.status, error.code || "http_error", error.message, error);
   }
   return data;
 }

@@ -24,6 +24,7 @@ function remember(answer) {
     method: answer.method,
     expires_at: answer.expires_at,
   };
+  if (answer.face_verified) auth.face_verified = true; // signed in with Face ID
   sessionStorage.setItem(KEY, JSON.stringify(auth));
   return auth;
 }
@@ -80,6 +81,22 @@ export function eimzoChallenge() {
 /** Send the E-IMZO app's attached PKCS#7 (base64); resolves {token, user, method, expires_at}. */
 export async function signInWithEimzo(pkcs7) {
   return remember(await postJSON("/api/auth/eimzo", { pkcs7 }));
+}
+
+/**
+ * A Face ID liveness challenge for the signed-in deputy: `{}` to sign in, `{vote}` for
+ * a ballot; resolves {challenge, actions, ttl, frames_per_action, interval_ms}.
+ */
+export function faceChallenge(token, body = {}) {
+  return postJSON("/api/auth/face/challenge", body, { token });
+}
+
+/**
+ * Send the challenge's frames (base64 JPEG); resolves {token, user, method, expires_at,
+ * face_verified}, stored like any sign-in.
+ */
+export async function signInWithFace(challenge, frames, token = currentAuth()?.token) {
+  return remember(await postJSON("/api/auth/face", { challenge, frames }, { token }));
 }
 
 /**

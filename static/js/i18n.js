@@ -18,6 +18,11 @@ import uzLatnSignIns from "./i18n/signins/uz-Latn.js";
 import uzCyrlSignIns from "./i18n/signins/uz-Cyrl.js";
 import ruSignIns from "./i18n/signins/ru.js";
 import enSignIns from "./i18n/signins/en.js";
+// Face ID: the camera challenge, the face check with a ballot, enrolment.
+import uzLatnFaceId from "./i18n/faceid/uz-Latn.js";
+import uzCyrlFaceId from "./i18n/faceid/uz-Cyrl.js";
+import ruFaceId from "./i18n/faceid/ru.js";
+import enFaceId from "./i18n/faceid/en.js";
 
 export const LANGUAGES = Object.freeze([
   { code: "uz-Latn", label: "Oʻzbekcha", short: "OʻZ" },
@@ -28,10 +33,10 @@ export const LANGUAGES = Object.freeze([
 export const DEFAULT_LANGUAGE = "uz-Latn";
 
 const DICTIONARIES = {
-  "uz-Latn": { ...uzLatn, ...uzLatnVote, ...uzLatnSignIns },
-  "uz-Cyrl": { ...uzCyrl, ...uzCyrlVote, ...uzCyrlSignIns },
-  ru: { ...ru, ...ruVote, ...ruSignIns },
-  en: { ...en, ...enVote, ...enSignIns },
+  "uz-Latn": { ...uzLatn, ...uzLatnVote, ...uzLatnSignIns, ...uzLatnFaceId },
+  "uz-Cyrl": { ...uzCyrl, ...uzCyrlVote, ...uzCyrlSignIns, ...uzCyrlFaceId },
+  ru: { ...ru, ...ruVote, ...ruSignIns, ...ruFaceId },
+  en: { ...en, ...enVote, ...enSignIns, ...enFaceId },
 };
 const STORAGE_KEY = "kengash.lang";
 const events = new EventTarget();

@@ -4,7 +4,7 @@ contexts (each a separate tab with its own sign-in), and ways to read what a pag
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -37,11 +37,15 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 
 
 @contextmanager
-def chromium() -> Iterator[Browser]:
+def chromium(args: Sequence[str] = ()) -> Iterator[Browser]:
+    """Chromium as the page tests run it; `args`: more command-line switches (a fake
+    camera, say)."""
     if not CHROMIUM.exists():
         skip_or_fail(f"{CHROMIUM} is missing (apt-get install chromium)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, *args]
+        )
         try:
             yield browser
         finally:

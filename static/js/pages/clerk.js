@@ -1,10 +1,12 @@
 // /clerk: the secretariat's page. Pick a sitting (any state), see its votes as they are
 // counted, and download each vote's protocol (JSON as a Popolo vote event, CSV). The
-// secretary and admins also get the sign-ins (end a user's sign-ins) and the audit trail.
+// secretary and admins also get the sign-ins (end a user's sign-ins), the deputies'
+// Face ID enrolment and the audit trail.
 
 import { h } from "../dom.js";
 import { councilSessions } from "../sessions.js";
 import { auditTrail } from "../ui/audit-trail.js";
+import { faceEnrolPanel } from "../ui/face-enrol.js";
 import { protocolCard } from "../ui/protocol-summary.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { signInsPanel } from "../ui/users-list.js";
@@ -18,7 +20,8 @@ function secretariatParts(auth) {
   if (!SECRETARIAT.has(auth.user.role)) return [];
   const trail = auditTrail({ auth });
   const signIns = signInsPanel({ auth, onEnded: () => trail.reload() });
-  return [signIns.el, trail.el];
+  const faceId = faceEnrolPanel({ auth, onChanged: () => trail.reload() });
+  return [signIns.el, faceId.el, trail.el];
 }
 
 function buildClerkConsole({ auth }) {

@@ -7,6 +7,7 @@ import { agendaList } from "../ui/agenda.js";
 import { attendanceSummary } from "../ui/attendance.js";
 import { myBallot } from "../my-ballot.js";
 import { ballotPanel } from "../ui/ballot-panel.js";
+import { faceSignIn } from "../ui/face-signin.js";
 import { messageArea, perform } from "../ui/feedback.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
@@ -47,6 +48,22 @@ function buildDeputyConsole({ auth, live, sessionId }) {
     "data-i18n-aria-label": "deputy.topic",
   });
   const topicRow = h("div", { class: "topic-row" }, topic);
+  // Face ID after sign-in: the tablet waits for it where the council requires it. A
+  // pass is a new sign-in: the page starts again with it (a new socket, the header).
+  let locked = false;
+  let last = null;
+  const face = faceSignIn({
+    auth,
+    onMode: (mode) => {
+      locked = mode === "required";
+      grid.hidden = locked;
+      if (locked) {
+        ballot.el.hidden = true;
+        document.body.classList.remove("voting");
+      } else if (last) render(last);
+    },
+    onVerified: () => location.reload(),
+  });
 
   const send = (button, cmd, args) =>
     perform(
@@ -56,47 +73,49 @@ function buildDeputyConsole({ auth, live, sessionId }) {
       () => live.status === STATUS.ONLINE,
     );
 
+  const grid = h(
+    "div",
+    { class: "console-grid" },
+    h(
+      "section",
+      { class: "card", "data-testid": "attendance-card" },
+      h("h2", { class: "card-title", "data-i18n": "deputy.attendance" }),
+      slots.attendance,
+    ),
+    h(
+      "section",
+      { class: "card", "data-testid": "floor-card" },
+      h("h2", { class: "card-title", "data-i18n": "deputy.floor" }),
+      slots.floor,
+      topicRow,
+      slots.floorButtons,
+    ),
+    h(
+      "section",
+      { class: "card card-wide", "data-testid": "vote-card" },
+      h("h2", { class: "card-title", "data-i18n": "vote.title" }),
+      slots.vote,
+    ),
+    h(
+      "section",
+      { class: "card", "data-testid": "queue-card" },
+      h("h2", { class: "card-title", "data-i18n": "queue.title" }),
+      slots.queue,
+    ),
+    h(
+      "section",
+      { class: "card", "data-testid": "agenda-card" },
+      h("h2", { class: "card-title", "data-i18n": "watch.agenda" }),
+      slots.agenda,
+    ),
+  );
   const el = h(
     "div",
     { class: "console deputy-console", "data-testid": "deputy-console" },
     slots.header,
+    face.el,
     message.el,
-    h(
-      "div",
-      { class: "console-grid" },
-      h(
-        "section",
-        { class: "card", "data-testid": "attendance-card" },
-        h("h2", { class: "card-title", "data-i18n": "deputy.attendance" }),
-        slots.attendance,
-      ),
-      h(
-        "section",
-        { class: "card", "data-testid": "floor-card" },
-        h("h2", { class: "card-title", "data-i18n": "deputy.floor" }),
-        slots.floor,
-        topicRow,
-        slots.floorButtons,
-      ),
-      h(
-        "section",
-        { class: "card card-wide", "data-testid": "vote-card" },
-        h("h2", { class: "card-title", "data-i18n": "vote.title" }),
-        slots.vote,
-      ),
-      h(
-        "section",
-        { class: "card", "data-testid": "queue-card" },
-        h("h2", { class: "card-title", "data-i18n": "queue.title" }),
-        slots.queue,
-      ),
-      h(
-        "section",
-        { class: "card", "data-testid": "agenda-card" },
-        h("h2", { class: "card-title", "data-i18n": "watch.agenda" }),
-        slots.agenda,
-      ),
-    ),
+    grid,
     ballot.el,
   );
 
@@ -192,6 +211,7 @@ function buildDeputyConsole({ auth, live, sessionId }) {
   }
 
   function render(state) {
+    last = state;
     if (!state) {
       slots.header.replaceChildren(h("p", { class: "placeholder", "data-i18n": "watch.waiting" }));
       return;
@@ -205,7 +225,7 @@ function buildDeputyConsole({ auth, live, sessionId }) {
     const mine = vote ? myBallot(vote.id, me) : {};
     const myReceipt = vote?.secret ? mine.receipt : null;
     slots.vote.replaceChildren(voteStatus(state, { me, myReceipt, sure: Boolean(mine.counted) }));
-    ballot.render(state);
+    if (!locked) ballot.render(state);
   }
 
   return { el, render };

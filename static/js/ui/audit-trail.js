@@ -11,9 +11,9 @@ import { messageArea } from "./feedback.js";
 const PAGE = 50;
 const CSV_LIMIT = 1000;
 const CHOICES = {
-  kind: ["sign_in", "sign_out", "sign_ins_ended"],
+  kind: ["sign_in", "sign_out", "sign_ins_ended", "face_enrolled", "face_removed", "face_check"],
   outcome: ["ok", "refused"],
-  method: ["demo", "eimzo", "oneid"],
+  method: ["demo", "eimzo", "oneid", "face"],
 };
 
 /** A local date ("2026-12-01") as the UTC time its local midnight is, `days` later. */
@@ -72,6 +72,15 @@ function entryRow(e) {
       }),
       " ",
       reasonCell(e.reason),
+      // A face check's distance to the enrolled face (smaller: more alike).
+      typeof e.distance === "number"
+        ? h("span", {
+            class: "audit-distance muted",
+            "data-testid": "audit-distance",
+            "data-i18n": "audit.distance",
+            "data-i18n-args": { d: e.distance.toFixed(3) },
+          })
+        : null,
     ),
     h("td", {}, user),
     h("td", {}, e.address || "–"),

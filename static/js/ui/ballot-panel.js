@@ -7,7 +7,14 @@
 // (my-ballot.js) before sending, so a reload or a reconnect keeps it; a change sends
 // the same code again. Whether the deputy has voted comes from the ack, remembered,
 // or from the server (asked when a vote is first seen, and after a reconnect).
+//
+// Face ID with the ballot (the vote's `face_check`): "match" takes one fresh frame when
+// the deputy taps a choice and sends it as `face`; "live" asks for a challenge for the
+// vote and sends its frames (`face_challenge`, `face_frames`). A refusal says why; the
+// deputy taps again.
 
+import { faceChallenge } from "../auth.js";
+import { CameraError } from "../camera.js";
 import { h, tx } from "../dom.js";
 import { lang } from "../i18n.js";
 import { STATUS } from "../live.js";
@@ -16,6 +23,7 @@ import { groupReceipt } from "../receipt.js";
 import { candidatePicker, yesNoButtons } from "./ballot-options.js";
 import { connStatus } from "./conn-status.js";
 import { countdownElement } from "./countdown.js";
+import { faceCamera } from "./face-camera.js";
 import { messageArea } from "./feedback.js";
 import { voteBadges } from "./vote-heading.js";
 import { voteProgress } from "./vote-progress.js";
@@ -47,6 +55,7 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
   const local = { vote: null, changing: false, sending: false, selected: new Set() };
   const fromServer = new Map(); // vote id → {voted, choice?} (GET /api/votes/{id}/mine)
   const progress = h("div");
+  const camera = faceCamera(); // "Try again" after a camera refusal: tap the choice again
   // The overlay covers the header: it shows the connection itself.
   const connection = overlay ? connStatus(live) : null;
   if (connection) connection.dataset.testid = "ballot-conn";
@@ -84,6 +93,17 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
     }
   }
 
+  /** What the ballot carries for the vote's face check (none, one frame, a challenge). */
+  async function faceProof(vote) {
+    if (vote.face_check === "match") return { face: await camera.snap() };
+    if (vote.face_check === "live") {
+      const challenge = await faceChallenge(token, { vote: vote.id });
+      const frames = await camera.challenge(challenge);
+      return { face_challenge: challenge.challenge, face_frames: frames };
+    }
+    return {};
+  }
+
   async function send(vote, choice) {
     const args = { session: sessionId, vote: vote.id, choice };
     const firstBallot = !hasVoted(vote);
@@ -91,6 +111,14 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
     local.sending = true;
     message.clear();
     render(last);
+    try {
+      Object.assign(args, await faceProof(vote));
+    } catch (error) {
+      if (!(error instanceof CameraError)) message.error(error); // the camera says its own
+      local.sending = false;
+      render(last);
+      return;
+    }
     const slow = setTimeout(
       () => message.info(live.status === STATUS.ONLINE ? "msg.sending" : "msg.waiting_network"),
       400,
@@ -252,6 +280,7 @@ export function ballotPanel({ live, sessionId, me, token, overlay = true }) {
       h("h2", { class: "ballot-question", id: "ballot-question", tabindex: "-1" }, vote.question),
       vote.secret && !voted ? h("p", { class: "muted", "data-i18n": "vote.secret_hint" }) : null,
       message.el,
+      camera.el,
       main,
       local.changing
         ? h("button", {

@@ -31,7 +31,10 @@ export function mountHeader(pageNameKey) {
     setLive(live) {
       liveSlot.replaceChildren(live ? connStatus(live) : "");
     },
-    /** Who is signed in, how and until when: `auth` is {user, method, expires_at}. */
+    /**
+     * Who is signed in, how and until when: `auth` is {user, method, expires_at}, and
+     * `face_verified` after a Face ID check.
+     */
     setUser(auth, onLogout) {
       if (!auth) {
         userSlot.replaceChildren();
@@ -55,6 +58,14 @@ export function mountHeader(pageNameKey) {
               })
             : null,
         ),
+        // Beside the method, outside the name's box: a long name does not hide it.
+        auth.face_verified
+          ? h("span", {
+              class: "user-face",
+              "data-testid": "current-face",
+              "data-i18n": "face.verified_mark",
+            })
+          : null,
         h("button", {
           class: "btn btn-ghost",
           "data-testid": "logout",
