@@ -1,7 +1,7 @@
 """The start of a sitting: deputies sign in by E-IMZO while viewers follow the session.
 
     .venv/bin/python bench/signin.py [--deputies 100] [--viewers 1000] [--seconds 5]
-        [--workers 0]
+        [--rounds 3] [--workers 1]
 
 The real server (as bench/fanout.py starts it) checks signatures locally against a test
 PKI made with openssl (tests/pki.py), revocation off. 1,000 viewer sockets in the client
@@ -254,7 +254,7 @@ def cli() -> argparse.Namespace:
     parser.add_argument("--client-processes", type=int, default=max(1, (os.cpu_count() or 2)))
     parser.add_argument("--seed", type=int, default=date.today().toordinal())
     parser.add_argument(
-        "--workers", type=int, default=0, help="KENGASH_EIMZO_WORKERS (0: on a thread)"
+        "--workers", type=int, default=1, help="KENGASH_EIMZO_WORKERS (0: on a thread)"
     )
     return parser.parse_args()
 

@@ -40,11 +40,10 @@ class Settings(BaseSettings):
     eimzo_check_revocation: bool = True
     # For each request to E-IMZO-SERVER or to a CRL or OCSP responder.
     eimzo_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    # Worker processes that check signatures locally (0: on a thread of the server's own
-    # process). On two cores a worker competes with the server for them and the sockets
-    # wait longer, not shorter (docs/performance.md, bench/signin.py): 0 unless there are
-    # cores to spare.
-    eimzo_workers: int = Field(default=0, ge=0, le=32)
+    # Worker processes that check signatures locally, below the server's priority
+    # (session_server/background.py); 0: on a thread of the server's own process, which
+    # holds its sockets up longer (docs/performance.md, bench/signin.py).
+    eimzo_workers: int = Field(default=1, ge=0, le=32)
     # The E-IMZO app's API keys for this site's domains, as NIC issues them, which the
     # sign-in card gives the app before anything else: comma-separated `domain:KEY`
     # (`live.example.uz:96D0…`). Unset: the app answers only where it needs no key.
@@ -64,9 +63,9 @@ class Settings(BaseSettings):
     # Face ID (biometrics/, session_server/faceid/). The AES-GCM key that seals face
     # descriptors at rest: 32 bytes as base64 or hex; generated once under var/ when unset.
     face_key: SecretStr | None = None
-    # Processes that do face work (detection, landmarks, descriptors), at a lower priority
-    # than the server: the sockets come first (docs/performance.md, bench/face.py).
-    face_workers: int = Field(default=1, ge=1, le=32)
+    # Processes that do face work (detection, landmarks, descriptors), below the server's
+    # priority: the sockets come first (docs/performance.md, bench/face_load.py).
+    face_workers: int = Field(default=2, ge=1, le=32)
     # The largest distance between an enrolled face and a camera frame that is the same
     # person; unset: biometrics.matching.THRESHOLD (docs/faceid.md says how it was chosen).
     face_threshold: float | None = Field(default=None, gt=0, lt=1)

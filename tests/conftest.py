@@ -225,7 +225,8 @@ def sqlite_server(tmp_path: Path) -> Iterator[Server]:
 def module_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """One server per module and backend, for tests that change nothing (bad input)."""
+    """One server per module and backend: for tests that change nothing (bad input), or
+    that each work on rows of their own and undo what they change for all."""
     tmp = tmp_path_factory.mktemp("server")
     with ExitStack() as stack:
         url = database_in(stack, tmp, request.param)

@@ -1,7 +1,7 @@
 """Face work in worker processes: a frame costs about a tenth of a second of CPU, a
 challenge a second, so none of it may run on the server's event loop.
 
-The workers run at a lower priority than the server (os.nice): on cores they share,
+The workers run below the server (session_server/background.py): on cores they share,
 the sockets' events go first and a burst of face checks waits instead. A bounded
 number of checks may wait for a worker; past that a check is refused as `face_busy`
 rather than queued for longer than anyone would stand in front of a tablet."""
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -21,11 +20,9 @@ import structlog
 from biometrics import checks, faces
 from biometrics.checks import FaceCheck, FaceError, Sample
 from biometrics.liveness import Action
+from session_server.background import as_background_worker
 
 log = structlog.get_logger(__name__)
-
-# How much lower than the server the workers run.
-WORKER_NICENESS = 10
 
 T = TypeVar("T")
 
@@ -121,7 +118,7 @@ def _plain(samples: Sequence[Sequence[float]]) -> list[list[float]]:
 
 
 def _start_worker(landmarks_model: str | None) -> None:
-    os.nice(WORKER_NICENESS)
+    as_background_worker()
     faces.configure(landmarks_model)
 
 

@@ -4,16 +4,16 @@ The CMS reading, the signature math (`cms.py`) and the certificate path with its
 revocation look-ups (pyhanko-certvalidator) are all CPU work in Python: run on the
 server's event loop or a thread of it (which holds the same interpreter lock), a burst
 of sign-ins at the start of a sitting would hold up every socket's events. With
-`workers`, the whole check runs in worker processes instead; without, the CMS on a
-thread and the path on the loop, which bench/signin.py measured the better on two
-cores. O'zDSt signatures (most real E-IMZO keys) cannot be checked here: they are
-refused as `unsupported_algorithm`; use E-IMZO-SERVER for them."""
+`workers` (the default, one), the whole check runs in worker processes below the
+server's priority (session_server/background.py); without, the CMS on a thread and the
+path on the loop, which bench/signin.py measured the worse of the two. O'zDSt
+signatures (most real E-IMZO keys) cannot be checked here: they are refused as
+`unsupported_algorithm`; use E-IMZO-SERVER for them."""
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
@@ -36,6 +36,7 @@ from pyhanko_certvalidator.errors import (
 )
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
+from session_server.background import as_background_worker
 from session_server.signatures import cms
 from session_server.signatures.base import SignatureError, Verified, VerifierUnavailable
 
@@ -48,8 +49,6 @@ SIGNING_WINDOW = timedelta(minutes=5)
 # Revocation look-ups: at most this many request timeouts for one path (the CRL or
 # OCSP of each certificate, an issuer fetched by its AIA).
 _REQUESTS_PER_PATH = 3
-# How much lower than the server the worker processes run (os.nice).
-WORKER_NICENESS = 10
 
 
 def _now() -> datetime:
@@ -140,7 +139,7 @@ class LocalVerifier:
             self._pool = ProcessPoolExecutor(
                 self._workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_yield_to_server,
+                initializer=as_background_worker,
             )
             loop = asyncio.get_running_loop()
             await asyncio.gather(
@@ -273,12 +272,6 @@ def _verifier_here(config: _Config) -> LocalVerifier:
             signing_window=config.signing_window,
         )
     return _worker
-
-
-def _yield_to_server() -> None:
-    """Run below the server's priority: on cores the server shares, its sockets come
-    first and a burst of checks waits instead (bench/signin.py)."""
-    os.nice(WORKER_NICENESS)
 
 
 def _warm(config: _Config) -> None:

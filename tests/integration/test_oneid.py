@@ -359,7 +359,7 @@ async def test_a_deputy_signs_in_with_one_id(
         signed_in = await handover(http, code)
         assert signed_in.status_code == 200, signed_in.text
         body = signed_in.json()
-        assert set(body) == {"token", "user", "method", "expires_at"}
+        assert set(body) == {"token", "user", "method", "face_verified", "expires_at"}
         assert body["method"] == "oneid" and body["user"]["login"] == "deputy05"
         assert body["user"]["role"] == "deputy" and body["expires_at"].endswith("Z")
         me = (await http.get("/api/me", headers=bearer(body["token"]))).json()
