@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import itertools
 import json
 import os
 import random
@@ -56,17 +55,18 @@ from bench.fanout import (  # noqa: E402
     Clients,
     chair_connect,
     cpu_seconds,
-    drive,
+    phase,
     raise_nofile,
     start_real_server,
-    wait_drained,
+    write_database,
 )
 from bench.stats import percentile  # noqa: E402
+from biometrics.liveness import possible_challenges  # noqa: E402
+from tests.conftest import SHARED  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
-FACES = ROOT.parent / "shared" / "faces"
+FACES = SHARED / "faces"
 PHOTOS = ("obama.jpg", "obama2.jpg")
-ACTIONS = ("blink", "turn_left", "turn_right")
 # The demo council: the chair (seat 1), deputy02 … deputy33, and seats 34 and 35 vacant.
 DEMO_LAST_SEAT = 33
 SEATS = 35
@@ -88,7 +88,6 @@ def face_council() -> Any:
         from sqlalchemy.orm import Session as DbSession
 
         from session_server.db import models
-        from session_server.db.engine import Database
         from voting import CouncilRules
 
         def write(s: DbSession) -> None:
@@ -117,24 +116,14 @@ def face_council() -> Any:
                     )
                 )
 
-        async def go() -> None:
-            db = Database(url)
-            await db.transact(write)
-            await db.dispose()
-
-        asyncio.run(go())
+        write_database(url, write)
 
     return prepare
 
 
 def sequences() -> list[tuple[str, ...]]:
     """Every challenge the server may ask at sign-in: 2 or 3 actions, none twice in a row."""
-    return [
-        seq
-        for n in (2, 3)
-        for seq in itertools.product(ACTIONS, repeat=n)
-        if all(a != b for a, b in itertools.pairwise(seq))
-    ]
+    return [seq for n in (2, 3) for seq in possible_challenges(n)]
 
 
 def all_frames(frames_per_action: int) -> dict[tuple[str, ...], list[str]]:
@@ -240,7 +229,7 @@ async def face_sign_ins(
     return {"times": times, "asks": asks, "failures": failures, "last_done_s": max(done_at)}
 
 
-async def phase(
+async def measured_phase(
     clients: Clients,
     chair: Any,
     deputy: int,
@@ -249,17 +238,14 @@ async def phase(
     extra: Any,
     pids: tuple[int, list[int]],
 ) -> tuple[list[float], Any, tuple[float, float]]:
-    """Drive the chair's events for `args.seconds` (with `extra` alongside); the fan-out
-    latencies (ms) at every viewer, `extra`'s result, and the CPU seconds of the server
-    and of its face workers meanwhile."""
-    await clients.call("reset")
-    count = int(args.seconds * args.rate)
+    """bench.fanout.phase, with the CPU seconds of the server and of its face workers
+    meanwhile."""
     server0, workers0 = cpu_seconds(pids[0]), cpu_of(pids[1])
-    drove, result = await asyncio.gather(drive(chair, deputy, args.rate, count), extra)
-    await wait_drained(clients, drove["acked"] * viewers, 30)
+    latencies, result = await phase(
+        clients, chair, deputy, args.seconds, args.rate, viewers, extra
+    )
     cpu = (cpu_seconds(pids[0]) - server0, cpu_of(pids[1]) - workers0)
-    latencies, _, _ = await clients.collect()
-    return [x * 1000 for x in latencies], result, cpu
+    return latencies, result, cpu
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -327,10 +313,10 @@ async def main(args: argparse.Namespace) -> int:
 
             for n in range(args.rounds):
                 tokens = [(await sign_in(http, name))["token"] for name in names]
-                calm, _, c0 = await phase(
+                calm, _, c0 = await measured_phase(
                     clients, chair, deputy, args, conn["connected"], nothing(), pids
                 )
-                loaded, got, c1 = await phase(
+                loaded, got, c1 = await measured_phase(
                     clients,
                     chair,
                     deputy,

@@ -333,19 +333,41 @@ class Process:
                 self.process.wait(10)
 
 
-def prepare_database(url: str) -> None:
+def write_database(url: str, write: Callable[[Any], object], migrate: bool = False) -> None:
+    """`write(session)` in one transaction on the database at `url` (migrated first, if
+    asked), before the server starts."""
     sys.path.insert(0, str(ROOT))
-    from session_server import demo
     from session_server.db.engine import Database
     from session_server.db.migrate import upgrade
 
     async def go() -> None:
         database = Database(url)
-        await upgrade(database.engine)
-        await database.transact(lambda session: demo.seed(session, date.today()))
+        if migrate:
+            await upgrade(database.engine)
+        await database.transact(write)
         await database.dispose()
 
     asyncio.run(go())
+
+
+def prepare_database(url: str) -> None:
+    from session_server import demo
+
+    write_database(url, lambda session: demo.seed(session, date.today()), migrate=True)
+
+
+async def phase(
+    clients: Clients, chair: Any, deputy: int, seconds: float, rate: float, viewers: int, extra: Any
+) -> tuple[list[float], Any]:
+    """Drive the chair's events for `seconds` at `rate` (with `extra` alongside); the
+    fan-out latencies (ms) at every viewer, and what `extra` gave."""
+    await clients.call("reset")
+    drove, result = await asyncio.gather(
+        drive(chair, deputy, rate, int(seconds * rate)), extra
+    )
+    await wait_drained(clients, drove["acked"] * viewers, 30)
+    latencies, _, _ = await clients.collect()
+    return [x * 1000 for x in latencies], result
 
 
 def start_real_server(

@@ -43,10 +43,10 @@ from bench.fanout import (  # noqa: E402
     SESSION,
     Clients,
     chair_connect,
-    drive,
+    phase,
     raise_nofile,
     start_real_server,
-    wait_drained,
+    write_database,
 )
 from bench.stats import percentile  # noqa: E402
 from tests.pki import Identity, TestPKI  # noqa: E402
@@ -67,7 +67,6 @@ def add_council(count: int) -> Any:
 
         from session_server.council import RosterRow, get_or_create_council, import_roster
         from session_server.db import models
-        from session_server.db.engine import Database
         from voting import CouncilRules
 
         def write(s: DbSession) -> None:
@@ -89,12 +88,7 @@ def add_council(count: int) -> Any:
                     )
                 )
 
-        async def go() -> None:
-            db = Database(url)
-            await db.transact(write)
-            await db.dispose()
-
-        asyncio.run(go())
+        write_database(url, write)
 
     return prepare
 
@@ -128,19 +122,6 @@ async def sign_ins(http: Any, pkcs7s: list[str], seconds: float, seed: int) -> l
 
     await asyncio.gather(*(one(p, rng.uniform(0, seconds)) for p in pkcs7s))
     return times
-
-
-async def phase(
-    clients: Clients, chair: Any, deputy: int, args: argparse.Namespace, viewers: int, extra: Any
-) -> tuple[list[float], Any]:
-    """Drive the chair's events for `args.seconds` (with `extra` alongside); the fan-out
-    latencies (ms) at every viewer."""
-    await clients.call("reset")
-    count = int(args.seconds * args.rate)
-    drove, result = await asyncio.gather(drive(chair, deputy, args.rate, count), extra)
-    await wait_drained(clients, drove["acked"] * viewers, 30)
-    latencies, _, _ = await clients.collect()
-    return [x * 1000 for x in latencies], result
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -185,12 +166,15 @@ async def main(args: argparse.Namespace) -> int:
 
             for n in range(args.rounds):
                 pkcs7s = await signed_challenges(http, pki, deputies)
-                calm, _ = await phase(clients, chair, deputy, args, conn["connected"], nothing())
+                calm, _ = await phase(
+                    clients, chair, deputy, args.seconds, args.rate, conn["connected"], nothing()
+                )
                 loaded, times = await phase(
                     clients,
                     chair,
                     deputy,
-                    args,
+                    args.seconds,
+                    args.rate,
                     conn["connected"],
                     sign_ins(http, pkcs7s, args.seconds, args.seed + n),
                 )

@@ -6,6 +6,7 @@ Frames come at 10 per second; the page shows action i while it captures frames
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +82,15 @@ def draw_challenge(rng: random.Random, count: int) -> list[Action]:
     for _ in range(count):
         actions.append(rng.choice([a for a in ACTIONS if not actions or a != actions[-1]]))
     return actions
+
+
+def possible_challenges(count: int) -> list[tuple[Action, ...]]:
+    """Every challenge of `count` actions that draw_challenge can give."""
+    return [
+        combo
+        for combo in itertools.product(ACTIONS, repeat=count)
+        if all(a != b for a, b in itertools.pairwise(combo))
+    ]
 
 
 @dataclass(frozen=True)
