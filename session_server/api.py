@@ -10,11 +10,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from session_server import exports
+import documents
+from session_server import eventlog, exports, minutes
 from session_server.auth.tokens import Actor
 from session_server.commands.sections import council_section, session_section
 from session_server.db import models
 from session_server.db.engine import Database
+from session_server.decisions.routes import lang_of, pdf, public_url
 from session_server.http import ApiError, caller, path_id, query_id
 
 
@@ -186,7 +188,13 @@ async def get_session(request: Request) -> JSONResponse:
                 "council": council_section(council),
                 "seq": s.last_seq,
                 "agenda": [
-                    {"id": i.id, "position": i.position, "title": i.title, "state": i.state}
+                    {
+                        "id": i.id,
+                        "position": i.position,
+                        "title": i.title,
+                        "state": i.state,
+                        "draft": {"title": i.draft_title} if i.draft_title else None,
+                    }
                     for i in items
                 ],
             }
@@ -276,6 +284,53 @@ async def vote_protocol_csv(request: Request) -> Response:
     )
 
 
+async def vote_protocol_pdf(request: Request) -> Response:
+    """
+    ---
+    summary: The vote protocol as PDF
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer, minimum: 1}}
+      - {name: lang, in: query, schema: {type: string, enum: [uz-Latn, uz-Cyrl, ru, en]}}
+    responses:
+      200: {description: application/pdf}
+      404: {description: no such vote}
+      409: {description: the vote is still open}
+    """
+    lang = lang_of(request)
+    record = _closed(await _vote_record(request))
+    data = exports.protocol_document(record, public_url(request, f"/api/votes/{record.vote.id}"))
+    return await pdf(request, documents.render_protocol, data, lang, f"vote-{record.vote.id}.pdf")
+
+
+async def session_minutes_pdf(request: Request) -> Response:
+    """
+    ---
+    summary: The minutes of a sitting as PDF, built from its event log
+    parameters:
+      - {name: id, in: path, required: true, schema: {type: integer, minimum: 1}}
+      - {name: lang, in: query, schema: {type: string, enum: [uz-Latn, uz-Cyrl, ru, en]}}
+    responses:
+      200: {description: application/pdf}
+      404: {description: no such session}
+    """
+    lang = lang_of(request)
+    session_id = path_id(request, "session")
+    async with _db(request).read() as db:
+        s = await db.get(models.Session, session_id)
+        if s is None:
+            raise ApiError(404, "not_found", f"there is no session {session_id}")
+        council = await _get_council(db, s.council_id)
+        deputies = await db.scalars(
+            select(models.Deputy).where(models.Deputy.council_id == council.id)
+        )
+        items = await db.scalars(
+            select(models.AgendaItem).where(models.AgendaItem.session_id == s.id)
+        )
+        events = await eventlog.read_since(db, s.id)
+        data = minutes.minutes(council, s, list(deputies), list(items), events)
+    return await pdf(request, documents.render_minutes, data, lang, f"minutes-{s.id}.pdf")
+
+
 async def my_ballot(request: Request) -> JSONResponse:
     """
     ---
@@ -327,4 +382,6 @@ routes = [
     Route("/api/votes/{id:digits}/mine", my_ballot, methods=["GET"]),
     Route("/api/votes/{id:digits}/protocol.json", vote_protocol_json, methods=["GET"]),
     Route("/api/votes/{id:digits}/protocol.csv", vote_protocol_csv, methods=["GET"]),
+    Route("/api/votes/{id:digits}/protocol.pdf", vote_protocol_pdf, methods=["GET"]),
+    Route("/api/sessions/{id:digits}/minutes.pdf", session_minutes_pdf, methods=["GET"]),
 ]

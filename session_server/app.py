@@ -31,20 +31,28 @@ from session_server.auth.signins import SignIns
 from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
 from session_server.db.engine import Database
 from session_server.db.migrate import is_current
+from session_server.decisions import routes as decision_routes
+from session_server.decisions.forming import DecisionForming
+from session_server.decisions.signing import DecisionSigning
 from session_server.faceid import routes as face_routes
 from session_server.faceid.ballots import BallotFaces
 from session_server.faceid.pool import FacePool
 from session_server.faceid.store import FaceStore
 from session_server.http import ApiError, bearer_token, error_response
+from session_server.ledger import routes as ledger_routes
+from session_server.ledger.log import LedgerLog
 from session_server.live.admission import Admission
 from session_server.live.bus import Bus, InProcessBus
 from session_server.live.connection import serve_socket
 from session_server.live.hub import Hub
+from session_server.live.progress import PROGRESS_SECONDS, ProgressReporter, reporting_progress
 from session_server.live.signins import SignInWatch
+from session_server.live.timers import VoteTimers, closing_votes
 from session_server.logs import configure as configure_logs
 from session_server.middleware import CatchErrors, SecurityHeaders
-from session_server.settings import Settings
-from session_server.signatures import make_verifier
+from session_server.rendering import Renderer
+from session_server.settings import Settings, ledger_signer
+from session_server.signatures import demo_verifier, make_verifier
 from session_server.signatures.base import Lifecycle
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -90,10 +98,29 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     )
     face_store = FaceStore(settings.face_key_bytes)
     hub.dispatcher.before("vote.cast", BallotFaces(db, faces, face_store).prepare)
+    # What follows from committed commands and events, registered with the hub.
+    timers = VoteTimers(closing_votes(hub.dispatcher), hub.feed)
+    hub.watch(timers.watch_state)
+    hub.react(timers.opened)
+    progress = ProgressReporter(reporting_progress(hub.dispatcher), PROGRESS_SECONDS)
+    hub.dispatcher.after("vote.cast", progress.ballot_followed)
+    # Decisions: formed when a draft is adopted, signed by the chair (checked with the
+    # sign-in's verifier; in the demo, against the demo CA as well), and every closed
+    # vote, decision and signature appended to the public ledger.
+    forming = DecisionForming(db, hub.dispatcher)
+    hub.react(forming.reaction)
+    ledger = LedgerLog(db, ledger_signer(settings), settings.ledger_origin)
+    hub.react(ledger.reaction)
+    decision_verifier = verifier or demo_verifier(settings)
+    hub.dispatcher.before("decision.sign", DecisionSigning(db, decision_verifier).prepare)
+    renderer = Renderer()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.start()
+        await timers.resume(db)
+        await forming.catch_up()
+        ledger.start(settings.ledger_catch_up_seconds)  # catches up at once, then now and then
         watch.start()
         if isinstance(verifier, Lifecycle):
             await verifier.start()
@@ -113,7 +140,11 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
             if isinstance(verifier, Lifecycle):
                 await verifier.stop()
             await faces.stop()
+            await renderer.stop()
+            await ledger.stop()
             await watch.stop()
+            await progress.stop()
+            await timers.stop()
             await hub.stop()
             await db.dispose()
 
@@ -196,9 +227,12 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         *oneid_routes.routes,
         *users_api.routes,
         *face_routes.routes,
+        *decision_routes.routes,
+        *ledger_routes.routes,
         WebSocketRoute("/ws", websocket),
         *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
         Route("/watch/{session:digits}", page("watch.html"), include_in_schema=False),
+        Route("/decisions/{id:digits}", page("decision.html"), include_in_schema=False),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
     app = Starlette(
@@ -217,4 +251,6 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     app.state.oneid = oneid
     app.state.faces = faces
     app.state.face_store = face_store
+    app.state.ledger = ledger
+    app.state.renderer = renderer
     return app

@@ -172,12 +172,40 @@ def get_or_create_council(
     return council
 
 
+class DraftDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=1000)
+    text: str = Field(min_length=1, max_length=100_000)
+
+
+class AgendaEntry(BaseModel):
+    """One item of an agenda to schedule, with the draft decision put to the sitting."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=1000)
+    rapporteur: str = Field(default="", max_length=200)
+    draft: DraftDecision | None = None
+
+
+class AgendaFile(BaseModel):
+    """An agenda import (`kengash session schedule`): the sitting and its items."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=300)
+    on: date = Field(alias="date")
+    number: int | None = Field(default=None, ge=1, le=100_000)
+    items: list[AgendaEntry] = Field(min_length=1, max_length=200)
+
+
 def schedule_session(
     db: DbSession,
     council: models.Council,
     title: str,
     on: date,
-    agenda: Sequence[tuple[str, str]],
+    agenda: Sequence[AgendaEntry | tuple[str, str]],
     number: int | None = None,
 ) -> models.Session:
     """Create a sitting with its agenda; its log starts with `session.scheduled`, which
@@ -193,10 +221,17 @@ def schedule_session(
     )
     db.add(session)
     db.flush()
-    for position, (item_title, rapporteur) in enumerate(agenda, start=1):
+    for position, entry in enumerate(agenda, start=1):
+        if isinstance(entry, tuple):
+            entry = AgendaEntry(title=entry[0], rapporteur=entry[1])
         db.add(
             models.AgendaItem(
-                session_id=session.id, position=position, title=item_title, rapporteur=rapporteur
+                session_id=session.id,
+                position=position,
+                title=entry.title,
+                rapporteur=entry.rapporteur,
+                draft_title=entry.draft.title if entry.draft else None,
+                draft_text=entry.draft.text if entry.draft else None,
             )
         )
     db.flush()

@@ -10,7 +10,14 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session as DbSession
 
-from session_server.council import RosterRow, get_or_create_council, import_roster, schedule_session
+from session_server.council import (
+    AgendaEntry,
+    DraftDecision,
+    RosterRow,
+    get_or_create_council,
+    import_roster,
+    schedule_session,
+)
 from session_server.db import models
 from voting import CouncilRules
 
@@ -86,20 +93,60 @@ _FACTIONS = [
 ]
 _DISTRICTS = [f"{n}-saylov okrugi" for n in range(1, 36)]
 
+
+def _draft(title: str, *points: str) -> DraftDecision:
+    return DraftDecision(
+        title=title,
+        text="\n".join(
+            ["Tuman xalq deputatlari Kengashi qaror qiladi:"]
+            + [f"{n}. {point}" for n, point in enumerate(points, 1)]
+        ),
+    )
+
+
 AGENDA = [
-    ("2027-yil uchun tuman budjeti loyihasi toʻgʻrisida", "Moliya boʻlimi boshligʻi S. Rasulova"),
-    (
-        "Tuman hokimining 2026-yil 9 oyi yakunlari boʻyicha ijtimoiy-iqtisodiy rivojlanish "
-        "haqidagi hisoboti",
-        "Tuman hokimi A. Qodirov",
+    AgendaEntry(
+        title="2027-yil uchun tuman budjeti loyihasi toʻgʻrisida",
+        rapporteur="Moliya boʻlimi boshligʻi S. Rasulova",
+        draft=_draft(
+            "2027-yil uchun tuman budjeti toʻgʻrisida",
+            "2027-yil uchun tuman budjeti daromadlar va xarajatlar boʻyicha tasdiqlansin.",
+            "Moliya boʻlimi budjet ijrosi haqida har chorakda Kengashga axborot bersin.",
+            "Mazkur qarorning ijrosini nazorat qilish budjet komissiyasiga yuklansin.",
+        ),
     ),
-    (
-        "Obodonlashtirish va koʻkalamzorlashtirish dasturi toʻgʻrisida",
-        "Obodonlashtirish boshqarmasi",
+    AgendaEntry(
+        title="Tuman hokimining 2026-yil 9 oyi yakunlari boʻyicha ijtimoiy-iqtisodiy "
+        "rivojlanish haqidagi hisoboti",
+        rapporteur="Tuman hokimi A. Qodirov",
+        draft=_draft(
+            "Tuman hokimining hisoboti toʻgʻrisida",
+            "Tuman hokimining hisoboti maʼlumot uchun qabul qilinsin.",
+            "Hokimlik aniqlangan kamchiliklarni bartaraf etish choralarini koʻrsin.",
+        ),
     ),
-    ("Maktabgacha taʼlim tashkilotlari tarmogʻini kengaytirish toʻgʻrisida", "Taʼlim boʻlimi"),
-    ("Deputatlik soʻrovlari ijrosi haqida", "Kengash kotibiyati"),
-    ("Doimiy komissiyalar tarkibiga oʻzgartirishlar kiritish toʻgʻrisida", "Mandat komissiyasi"),
+    AgendaEntry(
+        title="Obodonlashtirish va koʻkalamzorlashtirish dasturi toʻgʻrisida",
+        rapporteur="Obodonlashtirish boshqarmasi",
+        draft=_draft(
+            "Obodonlashtirish va koʻkalamzorlashtirish dasturi toʻgʻrisida",
+            "2027-yilgi obodonlashtirish dasturi tasdiqlansin.",
+            "Mahallalarda 5 000 tup daraxt koʻchati ekilsin.",
+        ),
+    ),
+    AgendaEntry(
+        title="Maktabgacha taʼlim tashkilotlari tarmogʻini kengaytirish toʻgʻrisida",
+        rapporteur="Taʼlim boʻlimi",
+        draft=_draft(
+            "Maktabgacha taʼlim tarmogʻini kengaytirish toʻgʻrisida",
+            "Uchta yangi maktabgacha taʼlim tashkiloti ochish rejasi maʼqullansin.",
+        ),
+    ),
+    AgendaEntry(title="Deputatlik soʻrovlari ijrosi haqida", rapporteur="Kengash kotibiyati"),
+    AgendaEntry(
+        title="Doimiy komissiyalar tarkibiga oʻzgartirishlar kiritish toʻgʻrisida",
+        rapporteur="Mandat komissiyasi",
+    ),
 ]
 
 

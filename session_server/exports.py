@@ -10,6 +10,7 @@ from typing import Any
 
 from session_server.db import models
 from session_server.db.models import iso
+from session_server.minutes import rule_text
 from session_server.published import pairs
 from session_server.spreadsheet import SafeWriter
 
@@ -51,6 +52,7 @@ def vote_json(r: VoteRecord) -> dict[str, Any]:
         "rule": v.rule,
         "secret": v.secret,
         "face_check": v.face_check,
+        "draft": v.draft is not None,
         "motion": v.motion,
         "state": v.state,
         "opened_at": iso(v.opened_at),
@@ -111,6 +113,60 @@ def popolo(r: VoteRecord) -> dict[str, Any]:
             for receipt, choice in pairs(v.ballots["receipts"])
         ]
     return event
+
+
+def protocol_document(r: VoteRecord, url: str | None) -> dict[str, Any]:
+    """The protocol's data for its PDF (documents.render_protocol)."""
+    v, outcome = r.vote, r.vote.outcome or {}
+    names = _candidate_names(v)
+    named = receipts = None
+    if v.ballots and "named" in v.ballots:
+        chosen = {deputy: _label(choice, names) for deputy, choice in pairs(v.ballots["named"])}
+        not_voted = set(outcome.get("not_voted", []))
+        named = [
+            {
+                "seat": d.seat_no,
+                "deputy": d.full_name,
+                "choice": chosen.get(d.id)
+                or ("not voting" if str(d.id) in not_voted else "absent"),
+            }
+            for d in r.deputies
+        ]
+    elif v.ballots and "receipts" in v.ballots:
+        receipts = [
+            {"receipt": receipt, "choice": _label(choice, names)}
+            for receipt, choice in pairs(v.ballots["receipts"])
+        ]
+    return {
+        "council": r.council.name,
+        "session": {
+            "number": r.session.number,
+            "title": r.session.title,
+            "date": r.session.scheduled_for.isoformat(),
+        },
+        "item": {"position": r.item.position, "title": r.item.title},
+        "question": v.question,
+        "kind": v.kind,
+        "secret": v.secret,
+        "face_check": v.face_check,
+        "state": v.state,
+        "cancel_reason": v.cancel_reason,
+        "opened_at": iso(v.opened_at),
+        "closed_at": iso(v.closed_at),
+        "rule": rule_text(outcome.get("rule") or v.rule),
+        "present": outcome.get("present"),
+        "seats": outcome.get("seats"),
+        "base_value": outcome.get("base_value"),
+        "threshold": outcome.get("threshold"),
+        "result": outcome.get("result"),
+        "counts": [
+            {"option": names.get(option, option), "votes": value}
+            for option, value in (outcome.get("counts") or {}).items()
+        ],
+        "named": named,
+        "receipts": receipts,
+        "url": url,
+    }
 
 
 def protocol_csv(r: VoteRecord) -> str:

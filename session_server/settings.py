@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+import tlog
+
 # In production KENGASH_SECRET_KEY must have at least this many bytes (SHA-256's size).
 MIN_SECRET_BYTES = 32
 
@@ -59,7 +61,18 @@ class Settings(BaseSettings):
     oneid_scope: str | None = None  # unset: the client id, as One ID usually gives it
     # For each request to One ID (the code, then the person).
     oneid_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    ledger_key: str | None = None
+    # The public ledger (session_server/ledger/). Its checkpoints are signed by this
+    # Ed25519 key, a C2SP note signer key (PRIVATE+KEY+name+id+key); generated once
+    # under var/ when unset. The origin is the log's name, the first line of every
+    # checkpoint: in production the site's host and path, e.g. kengash.uz/ledger.
+    ledger_key: SecretStr | None = None
+    ledger_origin: str = Field(default="localhost/kengash-ledger", min_length=1, max_length=200)
+    # How often each process appends what the database owes the ledger (a process that
+    # died between a commit and its entry); entries normally follow their commit at once.
+    ledger_catch_up_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # The site's address as citizens reach it, for links and QR codes on documents;
+    # unset: the address each request came to.
+    public_url: str = ""
     # Face ID (biometrics/, session_server/faceid/). The AES-GCM key that seals face
     # descriptors at rest: 32 bytes as base64 or hex; generated once under var/ when unset.
     face_key: SecretStr | None = None
@@ -142,6 +155,29 @@ class Settings(BaseSettings):
             path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
             path.chmod(0o600)
         return decode_key(path.read_text().strip(), str(path))
+
+
+def ledger_signer(settings: Settings) -> tlog.Signer:
+    """KENGASH_LEDGER_KEY, else var/ledger.key, made once with the origin as its name."""
+    if settings.ledger_key is not None:
+        text = settings.ledger_key.get_secret_value().strip()
+        source = "KENGASH_LEDGER_KEY"
+    else:
+        path = settings.var_dir / "ledger.key"
+        if not path.exists():
+            settings.var_dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(tlog.Signer.generate(_key_name(settings.ledger_origin)).skey())
+            path.chmod(0o600)
+        text, source = path.read_text().strip(), str(path)
+    try:
+        return tlog.Signer.from_skey(text)
+    except tlog.NoteError as exc:
+        raise ValueError(f"{source}: not a note signer key ({exc})") from exc
+
+
+def _key_name(origin: str) -> str:
+    # A note key's name has no spaces or plus signs.
+    return origin.replace(" ", "-").replace("+", "-")
 
 
 def decode_key(text: str, name: str) -> bytes:

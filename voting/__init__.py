@@ -5,7 +5,7 @@ Pure logic with no I/O, so every result can be recomputed from the record alone.
 
 from voting.ballots import Ballot, BallotError, Motion, validate_ballot
 from voting.quorum import QuorumStatus, quorum_status
-from voting.rules import CouncilRules, Majority, QuorumRule, VoteKind
+from voting.rules import CouncilRules, Majority, QuorumRule, VoteKind, decision_number
 from voting.tally import Outcome, majority_bound, recompute, tally, threshold
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "QuorumRule",
     "QuorumStatus",
     "VoteKind",
+    "decision_number",
     "majority_bound",
     "quorum_status",
     "recompute",

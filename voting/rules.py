@@ -6,6 +6,7 @@ beyond the defaults the contract names.
 
 from __future__ import annotations
 
+from string import Formatter
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -17,6 +18,14 @@ FaceSignIn = Literal["off", "optional", "required"]
 # Face ID with every ballot: none, a frame that must be the deputy's (`match`), or one
 # random action at the tap as well, so that a photo cannot cast a ballot (`live`).
 FaceCheck = Literal[False, "match", "live"]
+
+
+NUMBER_FIELDS = frozenset({"session", "n", "year"})
+
+
+def decision_number(pattern: str, *, session: int, n: int, year: int) -> str:
+    """A decision's number by the council's pattern: `{session}-{n}/{year}` → `12-3/2026`."""
+    return pattern.format(session=session, n=n, year=year)
 
 
 class Fraction(BaseModel):
@@ -67,6 +76,24 @@ class CouncilRules(BaseModel):
     face_signin: FaceSignIn = "off"
     face_check_per_ballot: FaceCheck = False
     timer_seconds: int | None = Field(default=60, ge=5, le=24 * 3600)
+    # How the council numbers its decisions: {session} the sitting's number, {n} the
+    # running number within the year, {year}.
+    decision_number: str = Field(default="{session}-{n}/{year}", min_length=3, max_length=40)
+
+    @field_validator("decision_number")
+    @classmethod
+    def _number_pattern(cls, value: str) -> str:
+        fields = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+        unknown = fields - NUMBER_FIELDS
+        if unknown:
+            raise ValueError(f"unknown fields {sorted(unknown)}; use {sorted(NUMBER_FIELDS)}")
+        if "n" not in fields:
+            raise ValueError("the pattern needs {n}, the running number, to tell decisions apart")
+        try:
+            decision_number(value, session=1, n=1, year=2026)
+        except (ValueError, IndexError, KeyError) as exc:
+            raise ValueError(f"not a pattern: {exc}") from exc
+        return value
 
     @field_validator("face_check_per_ballot", mode="before")
     @classmethod

@@ -13,6 +13,7 @@ from session_server.commands.checks import (
     require_own_council,
 )
 from session_server.commands.sections import agenda_section, speakers_section
+from session_server.commands.speakers import close_floor
 from session_server.db import models
 from session_server.validation import RowId
 
@@ -38,14 +39,7 @@ def start_item(ctx: CommandContext, args: StartItemArgs) -> dict[str, Any]:
         ctx.db.execute(
             update(models.AgendaItem).where(models.AgendaItem.id == previous).values(state="done")
         )
-    ctx.db.execute(
-        update(models.SpeakerRequest)
-        .where(
-            models.SpeakerRequest.session_id == s.id,
-            models.SpeakerRequest.state.in_(("waiting", "speaking")),
-        )
-        .values(state="done", ended_at=ctx.now)
-    )
+    ended = close_floor(ctx)
     item.state = "current"
     s.current_item_id = item.id
     ctx.db.flush()
@@ -56,6 +50,7 @@ def start_item(ctx: CommandContext, args: StartItemArgs) -> dict[str, Any]:
             "previous": previous,
             "agenda": agenda_section(ctx.db, s),
             "speakers": speakers_section(ctx.db, s.id),
+            "speeches_ended": ended,
         },
     )
     return {"item": item.id}

@@ -55,6 +55,11 @@ def register(ctx: CommandContext, args: RegisterArgs) -> dict[str, Any]:
     attendance = attendance_section(ctx.present(), ctx.rules())
     ctx.emit(
         "attendance.changed",
-        {"attendance": attendance, "deputy": deputy_id, "present": args.present},
+        {
+            "attendance": attendance,
+            "deputy": deputy_id,
+            "present": args.present,
+            "mode": args.mode,
+        },
     )
     return {"deputy": deputy_id, "present": args.present, "changed": True}

@@ -42,8 +42,8 @@ from session_server.validation import validation_message
 log = structlog.get_logger(__name__)
 
 Published = Callable[[int, list[LoggedEvent]], Awaitable[None]]
-# Told of every command acknowledged and committed: (command name, its args, its result).
-Acked = Callable[[str, Any, dict[str, Any]], None]
+# Told of a command acknowledged and committed: (its args, its result).
+Acked = Callable[[Any, dict[str, Any]], None]
 # What a command id was used for, and the answer given: (command, args digest, answer).
 Stored = tuple[str, str | None, dict[str, Any]]
 # Takes a command's answer, ack or nack, once.
@@ -122,10 +122,10 @@ class Dispatcher:
     MAX_BATCH = 200
     BATCH_SECONDS = 0.004
 
-    def __init__(self, db: Database, published: Published, acked: Acked | None = None) -> None:
+    def __init__(self, db: Database, published: Published) -> None:
         self.db = db
         self._published = published
-        self._acked = acked
+        self._followers: dict[str, list[Acked]] = {}
         self._queues: dict[int, deque[_Pending]] = {}
         self._workers: dict[int, asyncio.Task[None]] = {}
         self._kept: dict[int, Loaded] = {}  # per session, between batches (see _loaded)
@@ -141,6 +141,11 @@ class Dispatcher:
 
     def preparer(self, name: str) -> Prepare | None:
         return self._preparers.get(name)
+
+    def after(self, name: str, follow: Acked) -> None:
+        """Call `follow` with every acknowledged `name` command once it has committed
+        (vote progress follows ballots this way). Wired by the composition root."""
+        self._followers.setdefault(name, []).append(follow)
 
     def submit(
         self,
@@ -182,15 +187,22 @@ class Dispatcher:
     async def execute(
         self, actor: Actor, command_id: str, name: str, raw_args: Any
     ) -> dict[str, Any]:
-        """`submit`, awaiting the answer. Cancelling the wait leaves the command be: it
-        may share its batch with others."""
+        """`submit` after the command's preparer (if any), awaiting the answer.
+        Cancelling the wait leaves the command be: it may share its batch with others."""
         answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
 
         def reply(message: dict[str, Any]) -> None:
             if not answer.done():
                 answer.set_result(message)
 
-        self.submit(actor, command_id, name, raw_args, reply)
+        evidence = None
+        prepare = self._preparers.get(name)
+        if prepare is not None:
+            try:
+                raw_args, evidence = await prepare(actor, raw_args)
+            except CommandError as exc:
+                return nack(command_id, exc.code, exc.message)
+        self.submit(actor, command_id, name, raw_args, reply, evidence)
         return await answer
 
     async def _work(self, session_id: int) -> None:
@@ -410,8 +422,9 @@ class Dispatcher:
         for one in batch:
             answer = one.answer
             assert answer is not None  # every path through _work sets it
-            if self._acked is not None and answer["type"] == "ack":
-                self._acked(one.name, one.args, answer["result"])
+            if answer["type"] == "ack":
+                for follow in self._followers.get(one.name, ()):
+                    follow(one.args, answer["result"])
             log.info(
                 "command",
                 command=one.name,

@@ -61,6 +61,8 @@ def agenda_section(db: DbSession, row: models.Session) -> dict[str, Any]:
                 "title": i.title,
                 "rapporteur": i.rapporteur,
                 "state": i.state,
+                # The draft decision's title (its text is on GET /api/sessions/{id}).
+                "draft": {"title": i.draft_title} if i.draft_title else None,
             }
             for i in items
         ],

@@ -13,6 +13,7 @@ from session_server.commands.checks import (
     require_own_council,
 )
 from session_server.commands.sections import agenda_section, session_section, speakers_section
+from session_server.commands.speakers import close_floor
 from session_server.db import models
 
 
@@ -35,14 +36,8 @@ def close_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
     require_open(ctx)
     require_no_running_vote(ctx)
     s = ctx.session
-    ctx.db.execute(
-        update(models.SpeakerRequest)
-        .where(
-            models.SpeakerRequest.session_id == s.id,
-            models.SpeakerRequest.state.in_(("waiting", "speaking")),
-        )
-        .values(state="done", ended_at=ctx.now)
-    )
+    ended = close_floor(ctx)
+    finished = s.current_item_id
     if s.current_item_id is not None:
         ctx.db.execute(
             update(models.AgendaItem)
@@ -58,6 +53,8 @@ def close_session(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
             "session": session_section(s),
             "agenda": agenda_section(ctx.db, s),
             "speakers": speakers_section(ctx.db, s.id),
+            "speeches_ended": ended,
+            "finished_item": finished,
         },
     )
     return {"state": "closed"}

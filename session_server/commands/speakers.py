@@ -17,6 +17,7 @@ from session_server.commands.checks import (
 )
 from session_server.commands.sections import speakers_section
 from session_server.db import models
+from session_server.db.models import iso
 from session_server.validation import RowId
 
 DEFAULT_SPEECH_SECONDS = 180
@@ -47,9 +48,51 @@ def _open_requests(ctx: CommandContext) -> list[models.SpeakerRequest]:
     return list(rows)
 
 
-def _emit(ctx: CommandContext) -> None:
+def speech(r: models.SpeakerRequest) -> dict[str, Any]:
+    """A speech as a fact, once it has ended: who spoke, on what, from when to when."""
+    return {
+        "request": r.id,
+        "deputy": r.deputy_id,
+        "item": r.agenda_item_id,
+        "topic": r.topic,
+        "from": iso(r.granted_at),
+        "to": iso(r.ended_at),
+    }
+
+
+def close_floor(ctx: CommandContext) -> list[dict[str, Any]]:
+    """End the speech under way and the waiting requests (the item or the sitting is
+    over); the speech ended, as a fact for the event."""
+    ended = []
+    for r in _open_requests(ctx):
+        r.ended_at = ctx.now
+        if r.state == "speaking":
+            r.state = "done"
+            ended.append(speech(r))
+        else:
+            r.state = "done"
+    return ended
+
+
+def _emit(
+    ctx: CommandContext,
+    action: str,
+    r: models.SpeakerRequest,
+    ended: list[dict[str, Any]] | None = None,
+    **more: Any,
+) -> None:
+    """`speakers.changed`: what happened on the `floor` (with any speech it ended) and
+    the list as it now stands."""
     ctx.db.flush()
-    ctx.emit("speakers.changed", {"speakers": speakers_section(ctx.db, ctx.session.id)})
+    change = {"action": action, "request": r.id, "deputy": r.deputy_id, **more}
+    ctx.emit(
+        "speakers.changed",
+        {
+            "floor": change,
+            "speeches_ended": ended or [],
+            "speakers": speakers_section(ctx.db, ctx.session.id),
+        },
+    )
 
 
 @command("speaker.request", roles={"deputy"}, args=RequestArgs)
@@ -70,7 +113,7 @@ def request_floor(ctx: CommandContext, args: RequestArgs) -> dict[str, Any]:
         requested_at=ctx.now,
     )
     ctx.db.add(row)
-    _emit(ctx)
+    _emit(ctx, "requested", row, topic=row.topic)
     return {"request": row.id}
 
 
@@ -84,7 +127,7 @@ def withdraw(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
     if not mine or mine[0].state != "waiting":
         raise CommandError("not_found", "you have no waiting request for the floor")
     mine[0].state, mine[0].ended_at = "withdrawn", ctx.now
-    _emit(ctx)
+    _emit(ctx, "withdrawn", mine[0])
     return {"request": mine[0].id}
 
 
@@ -112,11 +155,14 @@ def grant(ctx: CommandContext, args: GrantArgs) -> dict[str, Any]:
             )
             ctx.db.add(found)
         chosen = found
+    ended = []
     for r in requests:
         if r.state == "speaking":
             r.state, r.ended_at = "done", ctx.now
+            ended.append(speech(r))
     chosen.state, chosen.granted_at, chosen.limit_seconds = "speaking", ctx.now, args.seconds
-    _emit(ctx)
+    ctx.db.flush()
+    _emit(ctx, "granted", chosen, ended, seconds=args.seconds, topic=chosen.topic)
     return {"deputy": chosen.deputy_id, "seconds": args.seconds}
 
 
@@ -129,5 +175,5 @@ def end(ctx: CommandContext, args: SessionArgs) -> dict[str, Any]:
     if not speaking:
         raise CommandError("wrong_state", "nobody has the floor")
     speaking[0].state, speaking[0].ended_at = "done", ctx.now
-    _emit(ctx)
+    _emit(ctx, "ended", speaking[0], [speech(speaking[0])])
     return {"deputy": speaking[0].deputy_id}

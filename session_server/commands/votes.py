@@ -72,7 +72,10 @@ CandidateName = Annotated[
 
 
 class OpenArgs(SessionArgs):
-    question: Text
+    # A vote on the item's draft decision may leave the question out: the draft's title.
+    question: Text | None = None
+    # The item's draft decision as a whole: adopted, it becomes a decision.
+    draft: bool = False
     kind: Annotated[str, Field(min_length=1, max_length=64)]
     # None: as the vote kind says (an election kind may be secret by the reglament).
     secret: bool | None = None
@@ -220,6 +223,7 @@ def vote_section(vote: models.Vote, voted: int) -> dict[str, Any]:
         "voted": voted,
         "cancel_reason": vote.cancel_reason,
         "face_check": vote.face_check,
+        "draft": vote.draft is not None,
         "result": vote.outcome,
         "ballots": vote.ballots,
     }
@@ -284,11 +288,22 @@ def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
         raise CommandError("invalid_args", "max_choices exceeds the number of candidates")
     if not args.candidates and args.max_choices != 1:
         raise CommandError("invalid_args", "max_choices is for elections")
+    draft = None
+    if args.draft:
+        item = ctx.db.get(models.AgendaItem, ctx.session.current_item_id)
+        if item is None or not item.draft_title or not item.draft_text:
+            raise CommandError("no_draft", "this agenda item has no draft decision")
+        if args.candidates:
+            raise CommandError("invalid_args", "a draft decision is voted yes / no / abstain")
+        draft = {"title": item.draft_title, "text": item.draft_text}
+    question = args.question or (draft["title"] if draft else None)
+    if question is None:
+        raise CommandError("invalid_args", "question: a vote needs its question")
     timer = rules.timer_seconds if args.timer_seconds is None else args.timer_seconds
     vote = models.Vote(
         session_id=ctx.session.id,
         agenda_item_id=ctx.session.current_item_id,
-        question=args.question,
+        question=question,
         kind=args.kind,
         rule=kind.model_dump(mode="json"),
         secret=kind.secret if args.secret is None else args.secret,
@@ -300,6 +315,7 @@ def open_vote(ctx: CommandContext, args: OpenArgs) -> dict[str, Any]:
         opened_at=ctx.now,
         closes_at=ctx.now + timedelta(seconds=timer) if timer else None,
         face_check=rules.face_check_per_ballot or None,
+        draft=draft,
     )
     ctx.db.add(vote)
     ctx.db.flush()

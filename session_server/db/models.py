@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Date,
     DateTime,
     Float,
@@ -205,6 +206,9 @@ class AgendaItem(Base):
     title: Mapped[str] = mapped_column(Text)
     rapporteur: Mapped[str] = mapped_column(String(200), default="")
     state: Mapped[str] = mapped_column(String(16), default="pending")
+    # The draft decision put to the sitting on this item, if any.
+    draft_title: Mapped[str | None] = mapped_column(Text)
+    draft_text: Mapped[str | None] = mapped_column(Text)
 
 
 class Attendance(Base):
@@ -288,6 +292,9 @@ class Vote(Base):
     outcome: Mapped[dict[str, Any] | None]
     # Published at close: each deputy's choice (named) or receipt codes with choices (secret).
     ballots: Mapped[dict[str, Any] | None]
+    # A vote on the item's draft decision as a whole: the draft as it stood when the vote
+    # opened ({"title", "text"}), which an adopted result turns into a decision.
+    draft: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
 
 
 class NamedBallot(Base):
@@ -323,3 +330,76 @@ class SecretBallot(Base):
     vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), primary_key=True)
     receipt: Mapped[str] = mapped_column(String(16), primary_key=True)
     choice: Mapped[dict[str, Any]]  # {"option": "yes"} or {"candidates": [...]}
+
+
+class Decision(Base):
+    """A council decision: formed when a vote on a draft is adopted (commands/decisions.py)."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (UniqueConstraint("council_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    council_id: Mapped[int] = mapped_column(ForeignKey("councils.id"), index=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"))
+    vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), unique=True)
+    number: Mapped[str] = mapped_column(String(64))
+    # The running number within the council's year, which the number's pattern shows.
+    running: Mapped[int] = mapped_column(Integer)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    adopted_on: Mapped[date] = mapped_column(Date, index=True)
+    adopted_at: Mapped[datetime]
+    # Number, title and text folded for search (commands/decisions.py, search_text).
+    search_text: Mapped[str] = mapped_column(Text)
+
+
+class DecisionSignature(Base):
+    """The chair's detached PKCS#7 over the decision's canonical bytes (ledger entry)."""
+
+    __tablename__ = "decision_signatures"
+
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), primary_key=True)
+    pkcs7: Mapped[bytes] = mapped_column(LargeBinary)
+    signer_name: Mapped[str] = mapped_column(String(300))
+    serial: Mapped[str] = mapped_column(String(80))
+    signed_at: Mapped[datetime]  # the signature's signing time, else when it came
+    signed_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class LedgerEntry(Base):
+    """One leaf of the public ledger: the exact bytes hashed (RFC 8785 JSON)."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (UniqueConstraint("kind", "ref"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(16))  # vote | decision | signature
+    ref: Mapped[int] = mapped_column(Integer)  # the vote's or decision's id
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    appended_at: Mapped[datetime]
+
+
+class LedgerNode(Base):
+    """The hash of the complete subtree of 2**level leaves from leaf idx * 2**level
+    (RFC 9162): every proof reads O(log n) of these."""
+
+    __tablename__ = "ledger_nodes"
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LedgerHead(Base):
+    """The latest checkpoint: one row, locked by the appender, so no two processes
+    ever sign two different trees of the same size."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # always 1
+    size: Mapped[int] = mapped_column(BigInteger)
+    root: Mapped[bytes] = mapped_column(LargeBinary)
+    checkpoint: Mapped[str] = mapped_column(Text)  # the signed note, as served
+    made_at: Mapped[datetime]

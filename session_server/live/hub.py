@@ -1,54 +1,60 @@
-"""The hub: this process's live feeds, wired to the command dispatcher and the bus."""
+"""The hub: this process's live feeds, wired to the command dispatcher and the bus.
+
+The hub knows no command or event by name. What follows from a committed event (a vote
+timer, progress reports, a decision, a ledger entry) is a reaction that the composition
+root registers here: `watch` for every change of a session's state, in every process;
+`react` for the events this process has committed, after they went out to the screens."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy import select
+import structlog
 
 from session_server import eventlog
-from session_server.auth.tokens import SYSTEM
 from session_server.commands.dispatcher import Dispatcher
-from session_server.db import models
 from session_server.db.engine import Database
 from session_server.eventlog import LoggedEvent
 from session_server.live.bus import Bus
 from session_server.live.feed import Feed
 from session_server.live.outbox import Pump
-from session_server.live.progress import ProgressReporter
-from session_server.live.timers import VoteTimers
+
+log = structlog.get_logger(__name__)
+
+# (session, its state as the feed folds it): after every change, in every process.
+StateWatcher = Callable[[int, dict[str, Any]], None]
+# (session, the events just committed here): run after the fan-out, off the write path.
+Reaction = Callable[[int, list[LoggedEvent]], Awaitable[None]]
 
 
 class Hub:
-    def __init__(
-        self, db: Database, bus: Bus, replay_buffer: int, progress_interval: float = 0.5
-    ) -> None:
+    def __init__(self, db: Database, bus: Bus, replay_buffer: int) -> None:
         self.db = db
         self.bus = bus
         self.replay_buffer = replay_buffer
         self.feeds: dict[int, Feed] = {}
         self._loading = asyncio.Lock()
-        self.dispatcher = Dispatcher(db, self._committed, self._acked)
-        self.timers = VoteTimers(self._timer_close)
-        self.progress = ProgressReporter(self._report_progress, progress_interval)
+        self.dispatcher = Dispatcher(db, self._committed)
         self.pump = Pump()  # sends every socket's frames; see live/outbox.py
+        self._watchers: list[StateWatcher] = []
+        self._reactions: list[Reaction] = []
+        self._running: set[asyncio.Task[None]] = set()
+
+    def watch(self, watcher: StateWatcher) -> None:
+        self._watchers.append(watcher)
+
+    def react(self, reaction: Reaction) -> None:
+        self._reactions.append(reaction)
 
     async def start(self) -> None:
         await self.bus.start(self._signalled, self._resync)
-        # Votes left running by a restart still close on time.
-        async with self.db.read() as db:
-            sessions = await db.scalars(
-                select(models.Vote.session_id).where(
-                    models.Vote.state == "open", models.Vote.closes_at.is_not(None)
-                )
-            )
-            for session_id in set(sessions):
-                await self.feed(session_id)
 
     async def stop(self) -> None:
-        await self.progress.stop()
-        await self.timers.stop()
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
         await self.bus.stop()
 
     async def feed(self, session_id: int) -> Feed | None:
@@ -69,43 +75,42 @@ class Hub:
                 if feed.seq == 0:  # every session's log starts with session.scheduled
                     return None
                 self.feeds[session_id] = feed
-                self.timers.watch(session_id, feed.state["vote"])
+                self._changed(session_id, feed)
         return feed
 
     async def _read_since(self, session_id: int, since: int) -> list[LoggedEvent]:
         async with self.db.read() as db:
             return await eventlog.read_since(db, session_id, since)
 
+    def _changed(self, session_id: int, feed: Feed) -> None:
+        for watcher in self._watchers:
+            watcher(session_id, feed.state)
+
     async def _committed(self, session_id: int, events: list[LoggedEvent]) -> None:
         feed = self.feeds.get(session_id)
         if feed is not None:
             await feed.offer(events)
-            self.timers.watch(session_id, feed.state["vote"])
-        elif any(event["kind"] == "vote.opened" for _, event in events):
-            await self.feed(session_id)  # loads it, and with it the vote's timer
+            self._changed(session_id, feed)
         await self.bus.publish(session_id, events[-1][0])
+        for reaction in self._reactions:
+            task = asyncio.create_task(self._run(reaction, session_id, events))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    @staticmethod
+    async def _run(reaction: Reaction, session_id: int, events: list[LoggedEvent]) -> None:
+        try:
+            await reaction(session_id, events)
+        except Exception:  # one reaction's bug must not stop the others or the session
+            log.exception("reaction_failed", reaction=getattr(reaction, "__qualname__", "?"))
 
     async def _signalled(self, session_id: int, seq: int) -> None:
         feed = self.feeds.get(session_id)
         if feed is not None:
             await feed.wake(seq)
-            self.timers.watch(session_id, feed.state["vote"])
+            self._changed(session_id, feed)
 
     async def _resync(self) -> None:
         for session_id, feed in list(self.feeds.items()):
             await feed.load()
-            self.timers.watch(session_id, feed.state["vote"])
-
-    def _acked(self, name: str, args: Any, result: dict[str, Any]) -> None:
-        if name == "vote.cast":
-            self.progress.ballot_counted(args.session, args.vote)
-
-    async def _report_progress(self, session_id: int, vote_id: int, command_id: str) -> None:
-        await self.dispatcher.execute(
-            SYSTEM, command_id, "vote.report", {"session": session_id, "vote": vote_id}
-        )
-
-    async def _timer_close(self, session_id: int, vote_id: int) -> None:
-        await self.dispatcher.execute(
-            SYSTEM, f"timer:{vote_id}", "vote.close", {"session": session_id, "vote": vote_id}
-        )
+            self._changed(session_id, feed)

@@ -12,12 +12,29 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
+
+from session_server.auth.tokens import SYSTEM
+from session_server.commands.dispatcher import Dispatcher
 
 log = structlog.get_logger(__name__)
 
 Report = Callable[[int, int, str], Awaitable[None]]  # (session, vote, command id)
+
+
+def reporting_progress(dispatcher: Dispatcher) -> Report:
+    async def report(session_id: int, vote_id: int, command_id: str) -> None:
+        await dispatcher.execute(
+            SYSTEM, command_id, "vote.report", {"session": session_id, "vote": vote_id}
+        )
+
+    return report
+
+
+# How often, at most, a vote's progress goes out while ballots come in.
+PROGRESS_SECONDS = 0.5
 
 
 class ProgressReporter:
@@ -27,6 +44,10 @@ class ProgressReporter:
         self._due: dict[int, asyncio.TimerHandle] = {}
         self._last: dict[int, float] = {}  # vote -> when it was last reported (loop time)
         self._tasks: set[asyncio.Task[None]] = set()
+
+    def ballot_followed(self, args: Any, result: dict[str, Any]) -> None:
+        """Follows every acknowledged `vote.cast` (Dispatcher.after)."""
+        self.ballot_counted(args.session, args.vote)
 
     def ballot_counted(self, session_id: int, vote_id: int) -> None:
         if vote_id in self._due:

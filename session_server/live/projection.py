@@ -46,8 +46,23 @@ def _without_topic(entry: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _floor(value: Any, audience: Audience) -> Any:
+    # The facts of speakers.changed and of the speeches an event ended carry topics too.
+    if audience is Audience.MEMBER or not value:
+        return value
+    return _without_topic(value)
+
+
+def _speeches(value: Any, audience: Audience) -> Any:
+    if audience is Audience.MEMBER or not value:
+        return value
+    return [_without_topic(entry) for entry in value]
+
+
 _SECTION_REDACTORS: dict[str, Callable[[Any, Audience], Any]] = {
     "speakers": _speakers,
+    "floor": _floor,
+    "speeches_ended": _speeches,
 }
 
 

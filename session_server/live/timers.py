@@ -10,20 +10,61 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import Any
 
 import structlog
+from sqlalchemy import select
 
+from session_server.auth.tokens import SYSTEM
+from session_server.commands.dispatcher import Dispatcher
+from session_server.db import models
+from session_server.db.engine import Database
 from session_server.db.models import utcnow
+from session_server.eventlog import LoggedEvent
 
 log = structlog.get_logger(__name__)
 
 Close = Callable[[int, int], Awaitable[None]]  # (session, vote)
+# Loads a session's live feed, whose state then comes to `watch_state`.
+Load = Callable[[int], Awaitable[object]]
+
+
+def closing_votes(dispatcher: Dispatcher) -> Close:
+    """Close a vote as the server; the same command id in every process."""
+
+    async def close(session_id: int, vote_id: int) -> None:
+        await dispatcher.execute(
+            SYSTEM, f"timer:{vote_id}", "vote.close", {"session": session_id, "vote": vote_id}
+        )
+
+    return close
 
 
 class VoteTimers:
-    def __init__(self, close: Close) -> None:
+    def __init__(self, close: Close, load: Load) -> None:
         self._close = close
+        self._load = load
         self._tasks: dict[int, asyncio.Task[None]] = {}
+
+    async def resume(self, db: Database) -> None:
+        """Votes left running by a restart still close on time."""
+        async with db.read() as session:
+            sessions = await session.scalars(
+                select(models.Vote.session_id).where(
+                    models.Vote.state == "open", models.Vote.closes_at.is_not(None)
+                )
+            )
+            for session_id in set(sessions):
+                await self._load(session_id)
+
+    async def opened(self, session_id: int, events: list[LoggedEvent]) -> None:
+        """A reaction: a vote opened in a session nobody here watches still needs its
+        timer, so load the session's feed (its state then comes to watch_state)."""
+        if any(event["kind"] == "vote.opened" for _, event in events):
+            await self._load(session_id)
+
+    def watch_state(self, session_id: int, state: dict[str, Any]) -> None:
+        self.watch(session_id, state.get("vote"))
 
     def watch(self, session_id: int, vote: dict[str, object] | None) -> None:
         """Called with a session's vote section whenever it changes."""

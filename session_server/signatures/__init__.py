@@ -34,3 +34,15 @@ def make_verifier(settings: Settings) -> Verifier | None:
             workers=settings.eimzo_workers,
         )
     return None
+
+
+def demo_verifier(settings: Settings) -> Verifier | None:
+    """In demo mode, a local verifier trusting the demo CA (session_server/demo_pki.py),
+    so that the demo chair's signatures on decisions check out; None otherwise."""
+    if not settings.demo or settings.environment == "production":
+        return None
+    from session_server import demo_pki
+    from session_server.signatures.local import LocalVerifier
+
+    demo_pki.ensure_ca(settings.var_dir)
+    return LocalVerifier(demo_pki.trust_dir(settings.var_dir), check_revocation=False)

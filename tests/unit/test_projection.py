@@ -75,3 +75,28 @@ def test_projection_keeps_every_entry_and_key_but_topics(
         assert {k: v for k, v in full.items() if k != "topic"} == {
             k: v for k, v in seen.items() if k != "redacted"
         }
+
+
+def test_the_facts_of_an_event_are_redacted_as_its_sections_are() -> None:
+    """speakers.changed says what happened on the floor, and events that end speeches
+    list them: the topics in those facts are the council's too."""
+    event = {
+        "kind": "speakers.changed",
+        "floor": {"action": "granted", "request": 2, "deputy": 8, "topic": "A point of order"},
+        "speeches_ended": [
+            {"request": 1, "deputy": 7, "topic": "Budget", "from": "t0", "to": "t1"},
+            {"request": 4, "deputy": 5, "topic": "", "from": "t0", "to": "t1"},
+        ],
+        "speakers": SPEAKERS,
+    }
+    public = project(event, Audience.PUBLIC)
+    assert public["floor"] == {
+        "action": "granted",
+        "request": 2,
+        "deputy": 8,
+        "redacted": ["topic"],
+    }
+    assert [s.get("topic") for s in public["speeches_ended"]] == [None, None]
+    assert public["speeches_ended"][0]["redacted"] == ["topic"]
+    assert public["speeches_ended"][1]["to"] == "t1"
+    assert project(event, Audience.MEMBER) == event

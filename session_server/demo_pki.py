@@ -1,0 +1,143 @@
+"""The demo's own certificates, so that a demo chair can sign decisions: a demo CA
+(made once under var/demo-pki/) and, on first use, a signing certificate for a chair
+that carries the chair's PINFL as E-IMZO certificates do. Only in demo mode; the
+signatures are real CMS, checked by the same verifier as any other."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
+from cryptography.x509.oid import NameOID
+
+from session_server.db.models import utcnow
+from session_server.signatures.base import PINFL_OID
+
+_PINFL = x509.ObjectIdentifier(PINFL_OID)
+
+
+def trust_dir(var_dir: Path) -> Path:
+    """The folder of the demo CA's certificate (the demo verifier's trust anchors)."""
+    return var_dir / "demo-pki" / "trust"
+
+
+def ensure_ca(var_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    folder = var_dir / "demo-pki"
+    cert_path, key_path = trust_dir(var_dir) / "demo-ca.pem", folder / "demo-ca.key"
+    if cert_path.exists() and key_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+    trust_dir(var_dir).mkdir(parents=True, exist_ok=True)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "E-Kengash Live demo CA")])
+    now = utcnow()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
+def _signer(
+    var_dir: Path, full_name: str, pinfl: str
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    folder = var_dir / "demo-pki"
+    cert_path, key_path = folder / f"{pinfl}.pem", folder / f"{pinfl}.key"
+    if cert_path.exists() and key_path.exists():
+        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
+    ca_cert, ca_key = ensure_ca(var_dir)
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = utcnow()
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(
+            x509.Name(
+                [
+                    x509.NameAttribute(NameOID.COMMON_NAME, full_name),
+                    x509.NameAttribute(_PINFL, pinfl),
+                ]
+            )
+        )
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=1))
+        .not_valid_after(now + timedelta(days=730))
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=True,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=False,
+                crl_sign=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
+def sign_detached(var_dir: Path, full_name: str, pinfl: str, content: bytes) -> bytes:
+    """A detached CMS SignedData (DER) over `content` by this person's demo certificate."""
+    cert, key = _signer(var_dir, full_name, pinfl)
+    return (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(content)
+        .add_signer(cert, key, hashes.SHA256())
+        .sign(
+            serialization.Encoding.DER,
+            [pkcs7.PKCS7Options.DetachedSignature, pkcs7.PKCS7Options.Binary],
+        )
+    )

@@ -1,0 +1,212 @@
+"""Decisions end to end on a real server (SQLite and PostgreSQL): a draft adopted
+becomes a numbered decision with a `decision.adopted` event; the chair signs it; the
+vote, the decision and the signature go into the public ledger, whose checkpoint,
+entries and proofs the tests' own verifier (tlog) checks; the register finds it."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import rfc8785
+
+import tlog
+from tests.conftest import Server
+from tests.integration.test_voting import Chamber, ok, refused
+from tlog import proofs
+
+
+async def _until(client: Any, kind: str) -> dict[str, Any]:
+    async with asyncio.timeout(10):
+        while True:
+            for frame in client.events:
+                if frame["event"]["kind"] == kind:
+                    return frame["event"]  # type: ignore[no-any-return]
+            await client.recv()
+
+
+async def adopt_draft(server: Server, present: int = 20) -> tuple[int, dict[str, Any]]:
+    """Item 1's draft put to the vote and adopted; (vote id, the decision.adopted event)."""
+    async with Chamber(server) as room:
+        await room.start(present=present)
+        opened = await ok(room.chair, "vote.open", kind="simple", draft=True, timer_seconds=0)
+        for deputy in room.deputies:
+            await ok(deputy, "vote.cast", vote=opened["vote"], choice="yes")
+        await ok(room.chair, "vote.close", vote=opened["vote"])
+        adopted = await _until(room.chair, "decision.adopted")
+        return opened["vote"], adopted
+
+
+def verify_entry(http: httpx.Client, index: int, body: bytes) -> tlog.Checkpoint:
+    vkey = http.get("/ledger/vkey").text.strip()
+    note = http.get("/ledger/checkpoint").content
+    checkpoint, signers = tlog.open_checkpoint(note, [tlog.Verifier.from_vkey(vkey)])
+    assert signers
+    proof = http.get(
+        "/ledger/proof/inclusion", params={"index": index, "size": checkpoint.size}
+    ).json()
+    proofs.verify_inclusion(
+        index,
+        checkpoint.size,
+        tlog.leaf_hash(body),
+        [base64.b64decode(h) for h in proof["proof"]],
+        checkpoint.root,
+    )
+    return checkpoint
+
+
+async def test_an_adopted_draft_becomes_a_signed_decision_in_the_ledger(
+    live_server: Server,
+) -> None:
+    vote_id, adopted = await adopt_draft(live_server)
+    await asyncio.to_thread(_check_decision, live_server, vote_id, adopted["decision"])
+
+
+def _ledgered(http: httpx.Client, decision_id: int, kind: str) -> dict[str, Any]:
+    """The decision once its `kind` entry is in the ledger (appended after the commit)."""
+    deadline = time.monotonic() + 10
+    while True:
+        d: dict[str, Any] = http.get(f"/api/decisions/{decision_id}").json()
+        if d["ledger"][kind] is not None or time.monotonic() > deadline:
+            return d
+        time.sleep(0.1)
+
+
+def _check_decision(live_server: Server, vote_id: int, decision: dict[str, Any]) -> None:
+    assert decision["state"] == "adopted" and decision["vote"] == vote_id
+    year = decision["adopted_on"][:4]
+    assert decision["number"] == f"1-1/{year}"  # the default pattern {session}-{n}/{year}
+    assert decision["title"] == "2027-yil uchun tuman budjeti toʻgʻrisida"
+    with httpx.Client(base_url=live_server.url) as http:
+        d = http.get(f"/api/decisions/{decision['id']}").json()
+        assert d["text"].startswith("Tuman xalq deputatlari Kengashi qaror qiladi:")
+        assert d["vote"]["result"] == "adopted" and d["signature"] is None
+        # The page's and the CLI's rebuild of the entry from the public fields.
+        entry = {
+            "type": "kengash.decision/v1",
+            "id": d["id"],
+            "council": d["council"],
+            "session": {"id": d["session"]["id"], "number": d["session"]["number"]},
+            "item": d["item"]["id"],
+            "vote": d["vote"]["id"],
+            "number": d["number"],
+            "title": d["title"],
+            "text": d["text"],
+            "adopted_on": d["adopted_on"],
+            "adopted_at": d["adopted_at"],
+        }
+        canonical = http.get(f"/api/decisions/{d['id']}/canonical.json").content
+        assert canonical == rfc8785.dumps(entry)
+        d = _ledgered(http, d["id"], "decision")
+        assert http.get(f"/ledger/entries/{d['ledger']['decision']}").content == canonical
+        verify_entry(http, d["ledger"]["decision"], canonical)
+        vote_body = http.get(f"/ledger/entries/{d['ledger']['vote']}").content
+        assert rfc8785.dumps({**_vote_entry(http.get(f"/api/votes/{vote_id}").json())}) == vote_body
+        old = verify_entry(http, d["ledger"]["vote"], vote_body)
+
+        # Nobody but the chair signs; the chair signs once.
+        assert http.post(f"/api/decisions/{d['id']}/signature/demo").status_code == 403
+        deputy = {"Authorization": f"Bearer {live_server.token('deputy05')}"}
+        chair = {"Authorization": f"Bearer {live_server.token('chair')}"}
+        assert (
+            http.post(f"/api/decisions/{d['id']}/signature/demo", headers=deputy).status_code == 403
+        )
+        junk = http.post(f"/api/decisions/{d['id']}/signature", headers=chair, json={"pkcs7": "!!"})
+        assert junk.status_code == 400 and junk.json()["error"]["code"] == "bad_pkcs7"
+        signed = http.post(f"/api/decisions/{d['id']}/signature/demo", headers=chair)
+        assert signed.status_code == 200, signed.text
+        again = http.post(f"/api/decisions/{d['id']}/signature/demo", headers=chair)
+        assert again.status_code == 409 and again.json()["error"]["code"] == "already_signed"
+        d = http.get(f"/api/decisions/{d['id']}").json()
+        assert d["state"] == "signed" and d["signature"]["signer"]
+        p7s = http.get(f"/api/decisions/{d['id']}/signature.p7s").content
+        d = _ledgered(http, d["id"], "signature")
+        body = http.get(f"/ledger/entries/{d['ledger']['signature']}").content
+        new = verify_entry(http, d["ledger"]["signature"], body)
+        consistency = http.get(
+            "/ledger/proof/consistency", params={"old": old.size, "new": new.size}
+        ).json()
+        proofs.verify_consistency(
+            old.size,
+            new.size,
+            old.root,
+            new.root,
+            [base64.b64decode(h) for h in consistency["proof"]],
+        )
+        # Anyone checks the signature with openssl, over the canonical bytes.
+        folder = Path(live_server.env["KENGASH_VAR_DIR"])
+        (folder / "sig.p7s").write_bytes(p7s)
+        (folder / "decision.json").write_bytes(canonical)
+        checked = subprocess.run(
+            [
+                "openssl",
+                "cms",
+                "-verify",
+                "-binary",
+                "-inform",
+                "DER",
+                "-in",
+                str(folder / "sig.p7s"),
+                "-content",
+                str(folder / "decision.json"),
+                "-CAfile",
+                str(folder / "demo-pki" / "trust" / "demo-ca.pem"),
+                "-purpose",
+                "any",
+                "-out",
+                "/dev/null",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        assert checked.returncode == 0, checked.stderr
+
+        # The register finds it by words of the title, folded apostrophes and all.
+        for q in ("budjeti", "to'g'risida", "TOʻGʻRISIDA budjet"):
+            found = http.get("/api/decisions", params={"q": q}).json()
+            assert [i["id"] for i in found["items"]] == [d["id"]], q
+        assert http.get("/api/decisions", params={"q": "hisoboti"}).json()["total"] == 0
+        pdf = http.get(f"/api/decisions/{d['id']}/decision.pdf", params={"lang": "ru"})
+        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+        minutes = http.get("/api/sessions/1/minutes.pdf")
+        assert minutes.status_code == 200 and minutes.content.startswith(b"%PDF")
+        protocol = http.get(f"/api/votes/{vote_id}/protocol.pdf", params={"lang": "uz-Cyrl"})
+        assert protocol.status_code == 200 and protocol.content.startswith(b"%PDF")
+
+
+def _vote_entry(v: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "kengash.vote/v1",
+        "id": v["id"],
+        "council": v["council"],
+        "session": {"id": v["session"]["id"], "number": v["session"]["number"]},
+        "item": v["item"]["id"],
+        "question": v["question"],
+        "kind": v["kind"],
+        "secret": v["secret"],
+        "draft": v["draft"],
+        "opened_at": v["opened_at"],
+        "closed_at": v["closed_at"],
+        "result": v["result"],
+        "ballots": v["ballots"],
+    }
+
+
+async def test_a_vote_not_on_a_draft_forms_no_decision(live_server: Server) -> None:
+    async with Chamber(live_server) as room:
+        await room.start(present=20)
+        await refused(room.chair, "vote.open", "invalid_args", kind="simple")
+        await ok(room.chair, "agenda.start_item", item=5)  # no draft on item 5
+        await refused(room.chair, "vote.open", "no_draft", kind="simple", draft=True)
+        opened = await ok(room.chair, "vote.open", question="Q", kind="simple", timer_seconds=0)
+        for deputy in room.deputies:
+            await ok(deputy, "vote.cast", vote=opened["vote"], choice="yes")
+        await ok(room.chair, "vote.close", vote=opened["vote"])
+        await room.settle()
+    async with httpx.AsyncClient(base_url=live_server.url) as http:
+        assert (await http.get("/api/decisions")).json()["total"] == 0
