@@ -139,7 +139,12 @@ class Dispatcher:
             raise RuntimeError(f"command {name} prepared twice")
         self._preparers[name] = prepare
 
-    def preparer(self, name: str) -> Prepare | None:
+    def preparer(self, name: str, actor: Actor) -> Prepare | None:
+        """The command's preparer, if it has one and `actor` may send it at all: who may
+        not is refused by `submit` without any slow work done for them first."""
+        spec = REGISTRY.get(name)
+        if spec is None or actor.role not in spec.roles:
+            return None
         return self._preparers.get(name)
 
     def after(self, name: str, follow: Acked) -> None:
@@ -196,7 +201,7 @@ class Dispatcher:
                 answer.set_result(message)
 
         evidence = None
-        prepare = self._preparers.get(name)
+        prepare = self.preparer(name, actor)
         if prepare is not None:
             try:
                 raw_args, evidence = await prepare(actor, raw_args)

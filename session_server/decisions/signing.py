@@ -55,6 +55,13 @@ class DecisionSigning:
             raise CommandError("bad_pkcs7", "pkcs7: not base64") from exc
         if not pkcs7:
             raise CommandError("bad_pkcs7", "pkcs7: the signature is missing")
+        async with self.db.read() as db:
+            sitting = await db.get(models.Session, args.session)
+        if sitting is None:
+            return raw, None  # the dispatcher answers not_found
+        if actor.role not in ("admin", "system") and actor.council_id != sitting.council_id:
+            # As the handler would, before a signature of another council is looked at.
+            raise CommandError("forbidden", "this session belongs to another council")
         content = await decision_bytes(self.db, args.decision)
         if content is None:
             return raw, None  # the handler answers not_found

@@ -183,7 +183,7 @@ class Connection:
     async def _handle(self, frame: ClientFrame | None) -> None:
         if isinstance(frame, Command):
             args, evidence = frame.args, None
-            prepare = self.hub.dispatcher.preparer(frame.cmd)
+            prepare = self.hub.dispatcher.preparer(frame.cmd, self.actor)
             if prepare is not None:
                 # Awaited here, so this socket's later commands still come after it (a
                 # face check takes a fraction of a second; other sockets go on).

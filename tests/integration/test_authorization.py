@@ -33,6 +33,7 @@ from session_server.commands import REGISTRY
 from session_server.council import RosterRow, get_or_create_council, import_roster, schedule_session
 from session_server.db import models
 from session_server.db.engine import Database
+from session_server.db.models import utcnow
 from session_server.settings import Settings
 from tests.conftest import Server
 from tests.wsclient import LiveClient
@@ -222,6 +223,7 @@ class World:
     council2_deputy: int
     closed_vote: int  # council 2, counted: the sample for the vote endpoints
     open_vote: int
+    decision: int  # council 1, adopted and signed already: signing it again is refused
 
     def token(self, role_or_login: str) -> str | None:
         return self.tokens[LOGINS.get(role_or_login, role_or_login) or "viewer"]
@@ -329,7 +331,58 @@ def _make_rows(db: DbSession) -> dict[str, int]:
         "item2": first_item(session2.id),
         "council2_deputy": deputies2[1].id,
         "c2_present": deputies2[2].id,
+        "decision": _signed_decision(db, matrix),
     }
+
+
+def _signed_decision(db: DbSession, sitting: models.Session) -> int:
+    """A decision of the matrix sitting, signed: the sample for the decision endpoints,
+    on which no call can change anything (a second signature is refused)."""
+    now = utcnow()
+    item = db.scalar(select(models.AgendaItem).where(models.AgendaItem.session_id == sitting.id))
+    assert item is not None and item.draft_title and item.draft_text
+    draft = {"title": item.draft_title, "text": item.draft_text}
+    vote = models.Vote(
+        session_id=sitting.id,
+        agenda_item_id=item.id,
+        question=item.draft_title,
+        kind="simple",
+        rule={},
+        secret=False,
+        motion={"candidates": [], "max_choices": 1},
+        state="closed",
+        opened_at=now,
+        closed_at=now,
+        outcome={"result": "adopted"},
+        draft=draft,
+    )
+    db.add(vote)
+    db.flush()
+    decision = models.Decision(
+        council_id=sitting.council_id,
+        session_id=sitting.id,
+        agenda_item_id=item.id,
+        vote_id=vote.id,
+        number=f"{sitting.number}-99/{now.year}",
+        running=99,
+        title=draft["title"],
+        text=draft["text"],
+        adopted_on=sitting.scheduled_for,
+        adopted_at=now,
+        search_text=draft["title"],
+    )
+    db.add(decision)
+    db.flush()
+    db.add(
+        models.DecisionSignature(
+            decision_id=decision.id,
+            pkcs7=b"0\x00",
+            signer_name="Sample",
+            serial="01",
+            signed_at=now,
+        )
+    )
+    return decision.id
 
 
 async def ok(client: LiveClient, name: str, session: int, **args: Any) -> dict[str, Any]:
@@ -393,6 +446,7 @@ async def _build_world(server: Server) -> World:
         council2_deputy=ids["council2_deputy"],
         closed_vote=closed["vote"],
         open_vote=running["vote"],
+        decision=ids["decision"],
     )
 
 
@@ -498,6 +552,7 @@ class Target:
     item: int
     vote: int
     deputy: int  # whom the secretariat registers
+    decision: int = 0  # 0: none given; the commands get as far as not finding it
 
 
 def sample_args(name: str, role: str, target: Target) -> dict[str, Any]:
@@ -519,6 +574,9 @@ def sample_args(name: str, role: str, target: Target) -> dict[str, Any]:
         "vote.decide_tie": {"vote": target.vote, "decision": "yes"},
         "vote.cancel": {"vote": target.vote, "reason": "Vakolat tekshiruvi"},
         "vote.report": {"vote": target.vote},
+        "decision.adopt": {"vote": target.vote},
+        # Base64, but no signature: refused before the command runs, unless forbidden.
+        "decision.sign": {"decision": target.decision or 1, "pkcs7": "MAA="},
     }
     assert name in args, f"give the new command {name} sample arguments here"
     full = {"session": target.session, **args[name]}
@@ -703,14 +761,22 @@ def sample_url(path: str, world: World, user: int = 0) -> str:
         "/api/councils/": {"id": world.council1},
         "/api/sessions/": {"id": world.session1},
         "/api/votes/": {"id": world.closed_vote},
+        "/api/decisions/": {"id": world.decision},
         "/watch/": {"session": world.session1},
+        "/decisions/": {"id": world.decision},
+        "/ledger/entries/": {"index": 0},
         "/static/": {"path": "js/state.js"},
     }
     for prefix, params in values.items():
         if path.startswith(prefix):
             path = path.format(**params)
     assert "{" not in path, f"give the new endpoint {path} sample values here"
-    return path
+    # The world's closed vote is the ledger's first entry.
+    queries = {
+        "/ledger/proof/inclusion": "?index=0&size=1",
+        "/ledger/proof/consistency": "?old=0&new=1",
+    }
+    return path + queries.get(path, "")
 
 
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -724,6 +790,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/deputies/{id}/face"): {"images": ["!!!!"]},
     ("POST", "/api/auth/face/challenge"): {},
     ("POST", "/api/auth/face"): {"challenge": "0" * 32, "frames": ["!!!!"]},
+    # DER of an empty SEQUENCE: base64, but no signature (refused before the command).
+    ("POST", "/api/decisions/{id}/signature"): {"pkcs7": "MAA="},
+    ("POST", "/api/decisions/{id}/signature/demo"): {},
 }
 # What an allowed caller gets where it is not 200: neither E-IMZO nor One ID is set up in
 # this world (the same answer for every role: 404 before any argument is read), and a
@@ -739,6 +808,8 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("DELETE", "/api/deputies/{id}/face"): 404,  # nobody is enrolled in this world
     ("POST", "/api/auth/face/challenge"): 409,  # not enrolled
     ("POST", "/api/auth/face"): 422,
+    ("POST", "/api/decisions/{id}/signature"): 400,  # bad_pkcs7
+    ("POST", "/api/decisions/{id}/signature/demo"): 409,  # already_signed
 }
 # These end the caller's sign-in: each call gets a token of its own.
 ENDS_THE_CALLERS_SIGN_IN = {("POST", "/api/auth/sign-out")}
@@ -762,12 +833,14 @@ async def test_every_endpoint_against_every_role_and_bad_token(world: World) -> 
         async def call(e: Endpoint, token: str | None, in_query: bool = False) -> httpx.Response:
             bodiless = e.method in ("GET", "DELETE")
             assert bodiless or (e.method, e.path) in BODIES, f"a body for {e.path}"
+            url = httpx.URL(sample_url(e.path, world, user))
+            query = dict(url.params) | ({"token": token} if token is not None and in_query else {})
             return await http.request(
                 e.method,
-                sample_url(e.path, world, user),
+                url.path,
                 json=BODIES.get((e.method, e.path)),
                 headers={} if token is None or in_query else {"Authorization": f"Bearer {token}"},
-                params={"token": token} if token is not None and in_query else None,
+                params=query or None,
             )
 
         for (method, path), e in sorted(endpoints.items()):
