@@ -216,6 +216,36 @@ def council_rules(
         _done(f"the reglament of {council} is changed; votes opened from now on follow it")
 
 
+session_app = typer.Typer(help="Sittings and their agendas.", no_args_is_help=True)
+app.add_typer(session_app, name="session")
+
+
+@session_app.command("schedule")
+def session_schedule(
+    council: Annotated[str, typer.Option(help="The council's full name")],
+    agenda_file: Annotated[
+        Path,
+        typer.Argument(exists=True, dir_okay=False, readable=True, metavar="AGENDA.yaml"),
+    ],
+) -> None:
+    """Schedule a sitting from an agenda file (YAML: title, date, number?, items with
+    title, rapporteur and their draft decisions), validated, all or nothing."""
+    from session_server.council import RosterError, parse_agenda, schedule_from
+
+    try:
+        agenda = parse_agenda(agenda_file.read_text("utf-8"))
+        session_id = asyncio.run(
+            _in_database(Settings(), lambda db: schedule_from(db, council, agenda).id, write=True)
+        )
+    except RosterError as exc:
+        _refuse("agenda refused, nothing scheduled:", str(exc).splitlines())
+    drafts = sum(1 for item in agenda.items if item.draft)
+    _done(
+        f"sitting {session_id} scheduled for {agenda.on}: {len(agenda.items)} items, "
+        f"{drafts} with a draft decision"
+    )
+
+
 # --- users: who signs in ----------------------------------------------------------------
 
 user_app = typer.Typer(
@@ -391,6 +421,57 @@ def user_import(
 
     summary = _run(heading, write)
     _done(f"staff: {summary.added} added, {summary.updated} updated, {summary.unchanged} unchanged")
+
+
+ledger_app = typer.Typer(help="The public ledger of votes and decisions.", no_args_is_help=True)
+app.add_typer(ledger_app, name="ledger")
+
+
+@ledger_app.command("verify")
+def ledger_verify(
+    url: Annotated[str, typer.Argument(help="the site, e.g. https://live.kengash.example.uz")],
+    state: Annotated[
+        Path | None,
+        typer.Option(help="a file keeping the checkpoint seen last time: checks consistency"),
+    ] = None,
+    entry: Annotated[
+        list[int] | None, typer.Option(help="check only these entries, by inclusion proof")
+    ] = None,
+    vkey: Annotated[str | None, typer.Option(help="the verifier key to trust")] = None,
+) -> None:
+    """Check a server's public ledger from outside: the checkpoint's signature, every
+    entry against the public API and the tree, and with --state that the log only grew."""
+    import httpx
+
+    from session_server.ledger.verify import LedgerProblem, verify
+
+    console = Console()
+    try:
+        with httpx.Client(base_url=url, timeout=30, follow_redirects=True) as http:
+            verify(http, vkey=vkey, entries=entry or None, state=state, report=console.print)
+    except LedgerProblem as exc:
+        err.print(f"[red]ledger NOT verified:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    console.print("[green]ledger verified[/green]")
+
+
+@ledger_app.command("key")
+def ledger_key(
+    name: Annotated[
+        str, typer.Argument(help="the key's name, e.g. live.kengash.example.uz/ledger")
+    ],
+) -> None:
+    """Make a new checkpoint key: the signer key (for KENGASH_LEDGER_KEY) and its
+    verifier key (to publish)."""
+    import tlog
+
+    try:
+        signer, verifier = tlog.make_key(name)
+    except tlog.NoteError as exc:
+        err.print(f"[red]not a key name:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    print(f"KENGASH_LEDGER_KEY={signer}")
+    print(f"verifier key: {verifier}")
 
 
 def main() -> None:

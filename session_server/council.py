@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import func, select
@@ -117,24 +118,31 @@ def import_roster(
     return ImportResult(council.id, added, updated)
 
 
-def parse_rules(text: str) -> CouncilRules:
-    """A reglament written as YAML; RosterError with every problem, one per line."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def _from_yaml(text: str, model: type[M], shape: str) -> M:
+    """A model written as YAML; RosterError with every problem, one per line."""
     import yaml
-    from pydantic import ValidationError
 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise RosterError(f"not YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise RosterError("the reglament must be a mapping (seats: …, quorum: …)")
+        raise RosterError(f"it must be a mapping ({shape})")
     try:
-        return CouncilRules.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         problems = [
-            f"{'.'.join(str(p) for p in e['loc']) or 'rules'}: {e['msg']}" for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or '.'}: {e['msg']}" for e in exc.errors()
         ]
         raise RosterError("\n".join(problems)) from exc
+
+
+def parse_rules(text: str) -> CouncilRules:
+    """A reglament written as YAML; RosterError with every problem, one per line."""
+    return _from_yaml(text, CouncilRules, "seats: …, quorum: …")
 
 
 def rules_yaml(rules: CouncilRules) -> str:
@@ -198,6 +206,25 @@ class AgendaFile(BaseModel):
     on: date = Field(alias="date")
     number: int | None = Field(default=None, ge=1, le=100_000)
     items: list[AgendaEntry] = Field(min_length=1, max_length=200)
+
+
+def parse_agenda(text: str) -> AgendaFile:
+    """An agenda import written as YAML; RosterError with every problem, one per line."""
+    return _from_yaml(text, AgendaFile, "title: …, date: …, items: …")
+
+
+def schedule_from(db: DbSession, name: str, agenda: AgendaFile) -> models.Session:
+    """Schedule the sitting an agenda import describes, for the council named `name`."""
+    council = db.scalar(select(models.Council).where(models.Council.name == name))
+    if council is None:
+        raise RosterError(f"there is no council named {name!r}")
+    if agenda.number is not None and db.scalar(
+        select(models.Session.id).where(
+            models.Session.council_id == council.id, models.Session.number == agenda.number
+        )
+    ):
+        raise RosterError(f"number: the council has a sitting {agenda.number} already")
+    return schedule_session(db, council, agenda.title, agenda.on, agenda.items, agenda.number)
 
 
 def schedule_session(

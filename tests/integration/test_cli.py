@@ -127,3 +127,34 @@ def test_production_refuses_a_short_secret_key(tmp_path: Path) -> None:
     )
     assert short.returncode != 0
     assert "KENGASH_SECRET_KEY must be at least 32 bytes in production" in short.stderr
+
+
+AGENDA = """title: Navbatdan tashqari sessiya
+date: 2026-12-15
+items:
+  - title: Ўзбекистон Республикаси ҳудудий дастури тўғрисида
+    rapporteur: Moliya boʻlimi
+    draft:
+      title: Ҳудудий дастур тўғрисида
+      text: |
+        Кенгаш қарор қилади:
+        1. Дастур тасдиқлансин.
+  - title: Turli masalalar
+"""
+
+
+def test_an_agenda_import_schedules_a_sitting_with_its_drafts(tmp_path: Path) -> None:
+    assert kengash(tmp_path, "migrate").returncode == 0
+    assert kengash(tmp_path, "demo").returncode == 0
+    council = "Toshkent shahri Yunusobod tumani xalq deputatlari Kengashi"
+    good = tmp_path / "agenda.yaml"
+    good.write_text(AGENDA, encoding="utf-8")
+    done = kengash(tmp_path, "session", "schedule", "--council", council, str(good))
+    assert done.returncode == 0, done.stderr
+    assert "2 items, 1 with a draft decision" in done.stderr
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(AGENDA.replace("date: 2026-12-15", "date: someday"), encoding="utf-8")
+    refused = kengash(tmp_path, "session", "schedule", "--council", council, str(bad))
+    assert refused.returncode == 2 and "date" in refused.stderr
+    nobody = kengash(tmp_path, "session", "schedule", "--council", "No such", str(good))
+    assert nobody.returncode == 2 and "no council" in nobody.stderr

@@ -8,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import base64
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import rfc8785
+from sqlalchemy import update
 
 import tlog
+from session_server.db import models
+from session_server.db.engine import Database
 from tests.conftest import Server
 from tests.integration.test_voting import Chamber, ok, refused
 from tlog import proofs
@@ -210,3 +214,59 @@ async def test_a_vote_not_on_a_draft_forms_no_decision(live_server: Server) -> N
         await room.settle()
     async with httpx.AsyncClient(base_url=live_server.url) as http:
         assert (await http.get("/api/decisions")).json()["total"] == 0
+
+
+def _kengash(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "session_server", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+async def test_kengash_ledger_verify_finds_a_rewritten_entry(live_server: Server) -> None:
+    """The command anyone runs: a good ledger verifies, and grows consistently; a
+    decision whose text was changed in the database afterwards, or an entry rewritten,
+    does not."""
+    await adopt_draft(live_server)
+    state = Path(live_server.env["KENGASH_VAR_DIR"]) / "seen.json"
+
+    def wait_for_entries() -> None:
+        with httpx.Client(base_url=live_server.url) as http:
+            _ledgered(http, 1, "decision")
+
+    await asyncio.to_thread(wait_for_entries)
+    first = await asyncio.to_thread(
+        _kengash, "ledger", "verify", live_server.url, "--state", str(state)
+    )
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "ledger verified" in first.stdout
+    again = await asyncio.to_thread(
+        _kengash, "ledger", "verify", live_server.url, "--state", str(state), "--entry", "0"
+    )
+    assert again.returncode == 0 and "consistent with the checkpoint seen before" in again.stdout
+
+    database = Database(live_server.env["KENGASH_DATABASE_URL"])
+    try:
+        await database.transact(
+            lambda db: db.execute(
+                update(models.Decision).values(text="Boshqa matn").where(models.Decision.id == 1)
+            )
+        )
+        changed = await asyncio.to_thread(_kengash, "ledger", "verify", live_server.url)
+        assert (
+            changed.returncode == 1 and "differs from what the public API shows" in changed.stderr
+        )
+        # Rewriting the entry to match does not help: the tree's root gives it away.
+        entry = await asyncio.to_thread(
+            lambda: httpx.get(f"{live_server.url}/api/decisions/1/canonical.json").content
+        )
+        await database.transact(
+            lambda db: db.execute(
+                update(models.LedgerEntry)
+                .values(body=entry)
+                .where(models.LedgerEntry.kind == "decision", models.LedgerEntry.ref == 1)
+            )
+        )
+        rewritten = await asyncio.to_thread(_kengash, "ledger", "verify", live_server.url)
+        assert rewritten.returncode == 1 and "root" in rewritten.stderr
+    finally:
+        await database.dispose()
