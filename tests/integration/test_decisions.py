@@ -15,9 +15,14 @@ from typing import Any
 
 import httpx
 import rfc8785
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import pkcs7
 from sqlalchemy import update
 
 import tlog
+from session_server import demo_pki
 from session_server.db import models
 from session_server.db.engine import Database
 from tests.conftest import Server
@@ -270,3 +275,61 @@ async def test_kengash_ledger_verify_finds_a_rewritten_entry(live_server: Server
         assert rewritten.returncode == 1 and "root" in rewritten.stderr
     finally:
         await database.dispose()
+
+
+async def test_only_the_chairs_own_signature_over_the_decisions_bytes_is_kept(
+    live_server: Server,
+) -> None:
+    """Real CMS signatures, by certificates the server trusts (the demo CA): by someone
+    else, over other bytes, holding other bytes, not a signature at all. Each refused with its code,
+    nothing kept, nothing appended to the ledger."""
+    _, adopted = await adopt_draft(live_server)
+    await asyncio.to_thread(_refuse_signatures, live_server, adopted["decision"]["id"])
+
+
+def _refuse_signatures(live_server: Server, decision_id: int) -> None:
+    var = Path(live_server.env["KENGASH_VAR_DIR"])
+    with httpx.Client(base_url=live_server.url) as http:
+        _ledgered(http, decision_id, "decision")
+        secretary = {"Authorization": f"Bearer {live_server.token('secretary')}"}
+        roster = http.get("/api/councils/1/deputies", headers=secretary).json()
+        me = http.get("/api/me", headers={"Authorization": f"Bearer {live_server.token('chair')}"})
+        chair = next(d for d in roster if d["id"] == me.json()["deputy_id"])
+        content = http.get(f"/api/decisions/{decision_id}/canonical.json").content
+        before = http.get("/ledger/checkpoint").text
+
+        def post(der: bytes) -> httpx.Response:
+            return http.post(
+                f"/api/decisions/{decision_id}/signature",
+                headers={"Authorization": f"Bearer {live_server.token('chair')}"},
+                json={"pkcs7": base64.b64encode(der).decode()},
+            )
+
+        someone = demo_pki.sign_detached(var, "Boshqa Odam", "12345678901234", content)
+        answer = post(someone)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (403, "not_the_chair")
+        other_bytes = demo_pki.sign_detached(var, chair["name"], chair["pinfl"], content + b" ")
+        answer = post(other_bytes)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "bad_signature")
+        cert = x509.load_pem_x509_certificate(
+            (var / "demo-pki" / f"{chair['pinfl']}.pem").read_bytes()
+        )
+        key = serialization.load_pem_private_key(
+            (var / "demo-pki" / f"{chair['pinfl']}.key").read_bytes(), None
+        )
+        assert isinstance(key, ec.EllipticCurvePrivateKey)
+        attached = (
+            pkcs7.PKCS7SignatureBuilder()
+            .set_data(b"Boshqa qaror")
+            .add_signer(cert, key, hashes.SHA256())
+            .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+        )
+        answer = post(attached)  # an attached signature holding other bytes
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "wrong_content")
+        answer = post(b"\x30\x03\x02\x01\x01")  # DER, but no SignedData
+        assert (answer.status_code, answer.json()["error"]["code"]) == (400, "bad_pkcs7")
+        assert http.get(f"/api/decisions/{decision_id}").json()["signature"] is None
+        assert http.get("/ledger/checkpoint").text == before
+        # The chair's own, over the right bytes, is kept.
+        good = demo_pki.sign_detached(var, chair["name"], chair["pinfl"], content)
+        assert post(good).status_code == 200
