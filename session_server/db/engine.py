@@ -81,6 +81,23 @@ def _sqlite_writer_engine(url: str) -> Engine:
     return engine
 
 
+def _sqlite_reader_engine(url: str) -> Engine:
+    """Key lookups on the loop's thread (Database.look_up): WAL reads never wait for the
+    writer, and a short busy timeout keeps a checkpoint from holding the loop."""
+    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = create_engine(sync_url, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        _sqlite_pragmas(dbapi_conn, 200, autocheckpoint=False)
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
 def unavailable(exc: BaseException) -> bool:
     """The database could not be reached or was busy: nothing is wrong with the request,
     and the same request may succeed when sent again."""
@@ -104,7 +121,9 @@ class Database:
             # transaction read stays valid for the next (only this process writes), and a
             # rollback expires it all. See `single_writer`.
             self._writer = Session(self._writer_engine, expire_on_commit=False)
+            self._reader_engine: Engine | None = _sqlite_reader_engine(url)
         else:
+            self._reader_engine = None
             self.engine = create_async_engine(url, pool_size=10, max_overflow=20)
             self._writer_engine = None
         self._read = async_sessionmaker(self.engine, expire_on_commit=False)
@@ -120,6 +139,16 @@ class Database:
     async def read(self) -> AsyncIterator[AsyncSession]:
         async with self._read() as session:
             yield session
+
+    async def look_up(self, work: Callable[[Session], T]) -> T:
+        """A read of a few rows by key, as plain synchronous code. On SQLite it runs on
+        the loop's thread against the file (a key lookup takes microseconds; the hop to
+        aiosqlite's thread and back, a millisecond or more); elsewhere as `read`."""
+        if self._reader_engine is None:
+            async with self._read() as remote:
+                return await remote.run_sync(work)
+        with Session(self._reader_engine, expire_on_commit=False) as session, session.begin():
+            return work(session)
 
     async def transact(self, work: Callable[[Session], T]) -> T:
         """Run `work` in one transaction: commit when it returns, roll back if it raises."""
@@ -164,3 +193,5 @@ class Database:
             self._writer.close()
         if self._writer_engine is not None:
             self._writer_engine.dispose()
+        if self._reader_engine is not None:
+            self._reader_engine.dispose()

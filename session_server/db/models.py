@@ -336,14 +336,18 @@ class Decision(Base):
     """A council decision: formed when a vote on a draft is adopted (commands/decisions.py)."""
 
     __tablename__ = "decisions"
-    __table_args__ = (UniqueConstraint("council_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("council_id", "number"),
+        # The register's council-and-dates searches, counted from the index alone.
+        Index("ix_decisions_council_dates", "council_id", "adopted_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     council_id: Mapped[int] = mapped_column(ForeignKey("councils.id"), index=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
     agenda_item_id: Mapped[int] = mapped_column(ForeignKey("agenda_items.id"))
     vote_id: Mapped[int] = mapped_column(ForeignKey("votes.id"), unique=True)
-    number: Mapped[str] = mapped_column(String(64))
+    number: Mapped[str] = mapped_column(String(64), index=True)
     # The running number within the council's year, which the number's pattern shows.
     running: Mapped[int] = mapped_column(Integer)
     title: Mapped[str] = mapped_column(Text)

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import Integer, Select, column, func, select, text
+from sqlalchemy import Integer, column, func, select, text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -30,6 +30,7 @@ from session_server.minutes import rule_text
 from session_server.rendering import Renderer
 
 MAX_PER_PAGE = 100
+COUNT_CAP = 10_000
 _NUMBER = re.compile(r"[^\x00-\x1f]{1,64}")
 
 
@@ -106,21 +107,25 @@ async def list_decisions(request: Request) -> JSONResponse:
     page = _whole(request, "page", 1, 1, 100_000)
     per_page = _whole(request, "per_page", 20, 1, MAX_PER_PAGE)
     db = _db(request)
-    query: Select[Any] = select(models.Decision.id)
+    conditions: list[Any] = []
     if council is not None:
-        query = query.where(models.Decision.council_id == council)
+        conditions.append(models.Decision.council_id == council)
     if start is not None:
-        query = query.where(models.Decision.adopted_on >= start)
+        conditions.append(models.Decision.adopted_on >= start)
     if end is not None:
-        query = query.where(models.Decision.adopted_on <= end)
+        conditions.append(models.Decision.adopted_on <= end)
     if number:
-        query = query.where(models.Decision.number == number)
+        conditions.append(models.Decision.number == number)
     terms = search.words(q)
     if terms:
-        query = query.where(_matching(db, terms))
+        conditions.append(_matching(db, terms))
     async with db.read() as session:
-        total = await session.scalar(select(func.count()).select_from(query.subquery())) or 0
-        if page > 1 and (page - 1) * per_page >= total:
+        # Counted up to COUNT_CAP: past that "10,000 or more" is all a reader needs,
+        # and counting a word found in most decisions would cost more than the page.
+        found = select(models.Decision.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
+        counted = await session.scalar(select(func.count()).select_from(found)) or 0
+        total, more = min(counted, COUNT_CAP), counted > COUNT_CAP
+        if page > 1 and (page - 1) * per_page >= total and not more:
             raise ApiError(400, "page_out_of_range", f"page {page}: there are {total} results")
         rows = await session.execute(
             select(
@@ -132,10 +137,13 @@ async def list_decisions(request: Request) -> JSONResponse:
             .join(models.Council, models.Council.id == models.Decision.council_id)
             .join(models.Session, models.Session.id == models.Decision.session_id)
             .outerjoin(
-                models.DecisionSignature, models.DecisionSignature.decision_id == models.Decision.id
+                models.DecisionSignature,
+                models.DecisionSignature.decision_id == models.Decision.id,
             )
-            .where(models.Decision.id.in_(query.scalar_subquery()))
-            .order_by(models.Decision.adopted_on.desc(), models.Decision.id.desc())
+            .where(*conditions)
+            # Newest first: ids grow as decisions are formed, and an index (the primary
+            # key, or FTS5's rowids) gives them in that order, so a page stops early.
+            .order_by(models.Decision.id.desc())
             .limit(per_page)
             .offset((page - 1) * per_page)
         )
@@ -151,7 +159,9 @@ async def list_decisions(request: Request) -> JSONResponse:
             }
             for d, council_name, session_number, signed in rows
         ]
-    return JSONResponse({"items": items, "total": total, "page": page, "per_page": per_page})
+    return JSONResponse(
+        {"items": items, "total": total, "more": more, "page": page, "per_page": per_page}
+    )
 
 
 async def _decision(request: Request) -> dict[str, Any]:

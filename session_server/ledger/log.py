@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 import structlog
-from sqlalchemy import ColumnElement, Select, insert, select, tuple_
+from sqlalchemy import ColumnElement, Select, TextClause, and_, insert, or_, select, text
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm import Session as DbSession
 
@@ -40,12 +40,6 @@ Ref = tuple[str, int]  # (vote | decision | signature, the vote's or decision's 
 # Entry kinds in the order they are appended when several wait: a decision follows
 # its vote, a signature its decision.
 KINDS = ("vote", "decision", "signature")
-
-
-@dataclass(frozen=True)
-class Proof:
-    size: int
-    hashes: list[bytes]
 
 
 class LedgerLog:
@@ -80,49 +74,52 @@ class LedgerLog:
 
     def _append(self, db: DbSession, refs: list[Ref]) -> int:
         head = db.scalar(select(models.LedgerHead).with_for_update())
-        size = head.size if head else 0
         present = (
             set(
                 db.execute(
-                    select(models.LedgerEntry.kind, models.LedgerEntry.ref).where(
-                        tuple_(models.LedgerEntry.kind, models.LedgerEntry.ref).in_(refs)
-                    )
+                    select(models.LedgerEntry.kind, models.LedgerEntry.ref).where(_any_entry(refs))
                 ).tuples()
             )
             if refs
             else set()
         )
-        bodies = [
-            (kind, ref, body)
-            for kind, ref in refs
-            if (kind, ref) not in present
-            for body in [_body(db, kind, ref)]
-            if body is not None
-        ]
-        if not bodies:
+        entries = []
+        for kind, ref in refs:
+            body = None if (kind, ref) in present else _body(db, kind, ref)
+            if body is not None:
+                entries.append((kind, ref, body))
+        return self.write(db, head, entries)
+
+    def write(
+        self, db: DbSession, head: models.LedgerHead | None, entries: list[tuple[str, int, bytes]]
+    ) -> int:
+        """Append `entries` (kind, ref, exact bytes) after `head`, locked by the caller,
+        and sign the one checkpoint of the new size; the new size."""
+        size = head.size if head else 0
+        if not entries:
             return size
         now = utcnow()
         db.execute(
             insert(models.LedgerEntry),
             [
                 {"seq": size + i, "kind": kind, "ref": ref, "body": body, "appended_at": now}
-                for i, (kind, ref, body) in enumerate(bodies)
+                for i, (kind, ref, body) in enumerate(entries)
             ],
         )
         nodes = _read_nodes(db, tree.append_keys(size))
-        new = tree.append(size, [tlog.leaf_hash(body) for _, _, body in bodies], nodes)
+        new = tree.append(size, [tlog.leaf_hash(body) for _, _, body in entries], nodes)
         db.execute(
             insert(models.LedgerNode),
             [{"level": level, "idx": idx, "hash": h} for (level, idx), h in new.items()],
         )
-        new_size = size + len(bodies)
+        new_size = size + len(entries)
         root = tree.root(new_size, {**nodes, **new})
         note = tlog.sign_checkpoint(tlog.Checkpoint(self.origin, new_size, root), self.signer)
         if head is None:
             head = models.LedgerHead(id=1, size=0, root=b"", checkpoint="", made_at=now)
             db.add(head)
         head.size, head.root, head.checkpoint, head.made_at = new_size, root, note.decode(), now
-        log.info("ledger_appended", size=new_size, entries=len(bodies))
+        log.info("ledger_appended", size=new_size, entries=len(entries))
         return new_size
 
     async def catch_up(self) -> int:
@@ -159,63 +156,77 @@ class LedgerLog:
         return tlog.sign_checkpoint(empty, self.signer).decode()
 
     async def head(self) -> models.LedgerHead | None:
-        async with self.db.read() as db:
-            return await db.get(models.LedgerHead, 1)
+        return await self.db.look_up(lambda db: db.get(models.LedgerHead, 1))
 
     async def entry(self, seq: int) -> models.LedgerEntry | None:
-        async with self.db.read() as db:
-            return await db.get(models.LedgerEntry, seq)
+        return await self.db.look_up(lambda db: db.get(models.LedgerEntry, seq))
 
     async def entries_of(self, refs: list[Ref]) -> dict[Ref, int]:
         """Where these rows' entries are in the log (those that have one)."""
         if not refs:
             return {}
-        async with self.db.read() as db:
-            rows = await db.execute(
-                select(
-                    models.LedgerEntry.kind, models.LedgerEntry.ref, models.LedgerEntry.seq
-                ).where(tuple_(models.LedgerEntry.kind, models.LedgerEntry.ref).in_(refs))
-            )
+
+        def read(db: DbSession) -> dict[Ref, int]:
+            entry = models.LedgerEntry
+            rows = db.execute(select(entry.kind, entry.ref, entry.seq).where(_any_entry(refs)))
             return {(kind, ref): seq for kind, ref, seq in rows}
+
+        return await self.db.look_up(read)
 
     async def inclusion(self, index: int, size: int) -> list[bytes]:
         """RFC 9162 inclusion proof; tlog.RangeError when out of range."""
-        await self._require_size(size)
-        keys = tree.inclusion_keys(index, size)
-        return tree.inclusion_proof(index, size, await self._nodes(keys))
+        return await self.db.look_up(lambda db: self._inclusion(db, index, size))
 
     async def consistency(self, old: int, new: int) -> list[bytes]:
-        await self._require_size(new)
+        return await self.db.look_up(lambda db: self._consistency(db, old, new))
+
+    async def nodes(self, keys: list[tlog.NodeKey]) -> Mapping[tlog.NodeKey, bytes]:
+        return await self.db.look_up(lambda db: _read_nodes(db, keys))
+
+    @staticmethod
+    def _inclusion(db: DbSession, index: int, size: int) -> list[bytes]:
+        _require_size(db, size)
+        return tree.inclusion_proof(index, size, _read_nodes(db, tree.inclusion_keys(index, size)))
+
+    @staticmethod
+    def _consistency(db: DbSession, old: int, new: int) -> list[bytes]:
+        _require_size(db, new)
         keys = tree.consistency_keys(old, new)
-        return tree.consistency_proof(old, new, await self._nodes(keys))
+        return tree.consistency_proof(old, new, _read_nodes(db, keys))
 
-    async def _require_size(self, size: int) -> None:
-        head = await self.head()
-        current = head.size if head else 0
-        if size > current:
-            raise tlog.RangeError(f"the log has {current} entries, not {size}")
 
-    async def _nodes(self, keys: list[tlog.NodeKey]) -> dict[tlog.NodeKey, bytes]:
-        if not keys:
-            return {}
-        async with self.db.read() as db:
-            rows = await db.execute(
-                select(
-                    models.LedgerNode.level, models.LedgerNode.idx, models.LedgerNode.hash
-                ).where(tuple_(models.LedgerNode.level, models.LedgerNode.idx).in_(keys))
-            )
-            return {(level, idx): h for level, idx, h in rows}
+def _require_size(db: DbSession, size: int) -> None:
+    current = db.connection().execute(_HEAD_SIZE).scalar() or 0
+    if size > current:
+        raise tlog.RangeError(f"the log has {current} entries, not {size}")
+
+
+# Point lookups ORed rather than a row-value IN: SQLite answers `(a, b) IN (...)` by
+# scanning the table, and an OR of key equalities by one index probe each. The node
+# query is plain SQL, made once per number of keys: building the same expression
+# from ORM attributes cost a millisecond per proof.
+_HEAD_SIZE = text("SELECT size FROM ledger_head WHERE id = 1")
+
+
+@functools.lru_cache(maxsize=256)
+def _nodes_query(count: int) -> TextClause:
+    keys = " OR ".join(f"(level = :l{i} AND idx = :i{i})" for i in range(count))
+    return text(f"SELECT level, idx, hash FROM ledger_nodes WHERE {keys}")
+
+
+def _any_entry(refs: list[Ref]) -> ColumnElement[bool]:
+    entry = models.LedgerEntry
+    return or_(*(and_(entry.kind == kind, entry.ref == ref) for kind, ref in refs))
 
 
 def _read_nodes(db: DbSession, keys: list[tlog.NodeKey]) -> Mapping[tlog.NodeKey, bytes]:
     if not keys:
         return {}
-    rows = db.execute(
-        select(models.LedgerNode.level, models.LedgerNode.idx, models.LedgerNode.hash).where(
-            tuple_(models.LedgerNode.level, models.LedgerNode.idx).in_(keys)
-        )
-    )
-    return {(level, idx): h for level, idx, h in rows}
+    params: dict[str, int] = {}
+    for i, (level, idx) in enumerate(keys):
+        params[f"l{i}"], params[f"i{i}"] = level, idx
+    rows = db.connection().execute(_nodes_query(len(keys)), params)
+    return {(level, idx): bytes(h) for level, idx, h in rows}
 
 
 def _body(db: DbSession, kind: str, ref: int) -> bytes | None:

@@ -43,6 +43,8 @@ def upgrade() -> None:
     op.create_index("ix_decisions_council_id", "decisions", ["council_id"])
     op.create_index("ix_decisions_session_id", "decisions", ["session_id"])
     op.create_index("ix_decisions_adopted_on", "decisions", ["adopted_on"])
+    op.create_index("ix_decisions_number", "decisions", ["number"])
+    op.create_index("ix_decisions_council_dates", "decisions", ["council_id", "adopted_on"])
     op.create_table(
         "decision_signatures",
         sa.Column("decision_id", sa.Integer(), sa.ForeignKey("decisions.id"), primary_key=True),
