@@ -180,12 +180,29 @@ def _check_decision(live_server: Server, vote_id: int, decision: dict[str, Any])
             found = http.get("/api/decisions", params={"q": q}).json()
             assert [i["id"] for i in found["items"]] == [d["id"]], q
         assert http.get("/api/decisions", params={"q": "hisoboti"}).json()["total"] == 0
+        # The documents, read back with pdftotext: the words, the Uzbek letters, the names.
         pdf = http.get(f"/api/decisions/{d['id']}/decision.pdf", params={"lang": "ru"})
-        assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
-        minutes = http.get("/api/sessions/1/minutes.pdf")
-        assert minutes.status_code == 200 and minutes.content.startswith(b"%PDF")
+        assert pdf.headers["content-type"] == "application/pdf"
+        text = pdf_text(folder, pdf.content)
+        assert d["number"] in text and "toʻgʻrisida" in text and d["signature"]["signer"] in text
+        assert f"/decisions/{d['id']}" in text  # the link the QR code holds, in print
+        minutes = pdf_text(folder, http.get("/api/sessions/1/minutes.pdf").content)
+        assert "2027-yil uchun tuman budjeti loyihasi toʻgʻrisida" in minutes
+        assert d["number"] in minutes
         protocol = http.get(f"/api/votes/{vote_id}/protocol.pdf", params={"lang": "uz-Cyrl"})
-        assert protocol.status_code == 200 and protocol.content.startswith(b"%PDF")
+        text = pdf_text(folder, protocol.content)
+        roster = http.get("/api/councils/1/deputies").json()
+        voted = [p for p in roster if p["seat"] <= 20]
+        assert all(p["name"] in text for p in voted[:5]), text[:500]
+
+
+def pdf_text(folder: Path, pdf: bytes) -> str:
+    path = folder / "document.pdf"
+    path.write_bytes(pdf)
+    done = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+    )
+    return " ".join(done.stdout.split())
 
 
 def _vote_entry(v: dict[str, Any]) -> dict[str, Any]:
