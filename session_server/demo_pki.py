@@ -5,6 +5,7 @@ signatures are real CMS, checked by the same verifier as any other."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -25,14 +26,36 @@ def trust_dir(var_dir: Path) -> Path:
     return var_dir / "demo-pki" / "trust"
 
 
-def ensure_ca(var_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    folder = var_dir / "demo-pki"
-    cert_path, key_path = trust_dir(var_dir) / "demo-ca.pem", folder / "demo-ca.key"
+Made = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+
+
+def _kept(cert_path: Path, key_path: Path, make: Callable[[], Made]) -> Made:
+    """The certificate and key in these files, made (and written) the first time."""
     if cert_path.exists() and key_path.exists():
         key = serialization.load_pem_private_key(key_path.read_bytes(), None)
         assert isinstance(key, ec.EllipticCurvePrivateKey)
         return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
-    trust_dir(var_dir).mkdir(parents=True, exist_ok=True)
+    cert, key = make()
+    cert_path.parent.mkdir(parents=True, exist_ok=True)
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert, key
+
+
+def ensure_ca(var_dir: Path) -> Made:
+    folder = var_dir / "demo-pki"
+    folder.mkdir(parents=True, exist_ok=True)
+    return _kept(trust_dir(var_dir) / "demo-ca.pem", folder / "demo-ca.key", _make_ca)
+
+
+def _make_ca() -> Made:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "E-Kengash Live demo CA")])
     now = utcnow()
@@ -61,28 +84,19 @@ def ensure_ca(var_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateK
         )
         .sign(key, hashes.SHA256())
     )
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
 
-def _signer(
-    var_dir: Path, full_name: str, pinfl: str
-) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+def _signer(var_dir: Path, full_name: str, pinfl: str) -> Made:
     folder = var_dir / "demo-pki"
-    cert_path, key_path = folder / f"{pinfl}.pem", folder / f"{pinfl}.key"
-    if cert_path.exists() and key_path.exists():
-        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
-        assert isinstance(key, ec.EllipticCurvePrivateKey)
-        return x509.load_pem_x509_certificate(cert_path.read_bytes()), key
-    ca_cert, ca_key = ensure_ca(var_dir)
+    ca = ensure_ca(var_dir)
+    return _kept(
+        folder / f"{pinfl}.pem", folder / f"{pinfl}.key", lambda: _make_signer(ca, full_name, pinfl)
+    )
+
+
+def _make_signer(ca: Made, full_name: str, pinfl: str) -> Made:
+    ca_cert, ca_key = ca
     key = ec.generate_private_key(ec.SECP256R1())
     now = utcnow()
     cert = (
@@ -117,15 +131,6 @@ def _signer(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert, key
 
 

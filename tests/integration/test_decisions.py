@@ -25,6 +25,7 @@ import tlog
 from session_server import demo_pki
 from session_server.db import models
 from session_server.db.engine import Database
+from session_server.ledger.verify import decision_entry, vote_entry
 from tests.conftest import Server
 from tests.integration.test_voting import Chamber, ok, refused
 from tlog import proofs
@@ -95,27 +96,15 @@ def _check_decision(live_server: Server, vote_id: int, decision: dict[str, Any])
         d = http.get(f"/api/decisions/{decision['id']}").json()
         assert d["text"].startswith("Tuman xalq deputatlari Kengashi qaror qiladi:")
         assert d["vote"]["result"] == "adopted" and d["signature"] is None
-        # The page's and the CLI's rebuild of the entry from the public fields.
-        entry = {
-            "type": "kengash.decision/v1",
-            "id": d["id"],
-            "council": d["council"],
-            "session": {"id": d["session"]["id"], "number": d["session"]["number"]},
-            "item": d["item"]["id"],
-            "vote": d["vote"]["id"],
-            "number": d["number"],
-            "title": d["title"],
-            "text": d["text"],
-            "adopted_on": d["adopted_on"],
-            "adopted_at": d["adopted_at"],
-        }
+        # The entry as the page and the CLI rebuild it from the public fields.
+        entry = decision_entry(d)
         canonical = http.get(f"/api/decisions/{d['id']}/canonical.json").content
         assert canonical == rfc8785.dumps(entry)
         d = _ledgered(http, d["id"], "decision")
         assert http.get(f"/ledger/entries/{d['ledger']['decision']}").content == canonical
         verify_entry(http, d["ledger"]["decision"], canonical)
         vote_body = http.get(f"/ledger/entries/{d['ledger']['vote']}").content
-        assert rfc8785.dumps({**_vote_entry(http.get(f"/api/votes/{vote_id}").json())}) == vote_body
+        assert rfc8785.dumps(vote_entry(http.get(f"/api/votes/{vote_id}").json())) == vote_body
         old = verify_entry(http, d["ledger"]["vote"], vote_body)
 
         # Nobody but the chair signs; the chair signs once.
@@ -203,24 +192,6 @@ def pdf_text(folder: Path, pdf: bytes) -> str:
         ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
     )
     return " ".join(done.stdout.split())
-
-
-def _vote_entry(v: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "kengash.vote/v1",
-        "id": v["id"],
-        "council": v["council"],
-        "session": {"id": v["session"]["id"], "number": v["session"]["number"]},
-        "item": v["item"]["id"],
-        "question": v["question"],
-        "kind": v["kind"],
-        "secret": v["secret"],
-        "draft": v["draft"],
-        "opened_at": v["opened_at"],
-        "closed_at": v["closed_at"],
-        "result": v["result"],
-        "ballots": v["ballots"],
-    }
 
 
 async def test_a_vote_not_on_a_draft_forms_no_decision(live_server: Server) -> None:
