@@ -147,8 +147,11 @@ def minutes(items: int = 20, deputies: int = 60, speeches: int = 80) -> dict[str
                             "to": iso(START + timedelta(hours=2)),
                             "mode": "chamber" if n % 4 else "remote",
                         },
-                        {"from": iso(START + timedelta(hours=2, minutes=10)), "to": None,
-                         "mode": "chamber"},
+                        {
+                            "from": iso(START + timedelta(hours=2, minutes=10)),
+                            "to": None,
+                            "mode": "chamber",
+                        },
                     ],
                 }
                 for n in range(1, deputies + 1)

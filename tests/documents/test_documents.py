@@ -197,8 +197,9 @@ def test_200_deputies_span_pages_with_the_header_repeated() -> None:
 
 
 def test_secret_vote_with_receipts_and_cancelled_state() -> None:
-    receipts = [{"receipt": f"R-{k:04d}-abcd", "choice": "yes" if k % 2 else "no"}
-                for k in range(30)]
+    receipts = [
+        {"receipt": f"R-{k:04d}-abcd", "choice": "yes" if k % 2 else "no"} for k in range(30)
+    ]
     pdf = render_protocol(
         samples.protocol(
             10,
@@ -213,15 +214,20 @@ def test_secret_vote_with_receipts_and_cancelled_state() -> None:
         ),
         "uz-Latn",
     )
-    text = assert_says(pdf, "Byulleten kvitansiyalari",
-                       "R-0000-abcd", "R-0029-abcd", "yashirin", "bekor qilingan",
-                       "Texnik nosozlik")
+    text = assert_says(
+        pdf,
+        "Byulleten kvitansiyalari",
+        "R-0000-abcd",
+        "R-0029-abcd",
+        "yashirin",
+        "bekor qilingan",
+        "Texnik nosozlik",
+    )
     assert "Deputatlar qanday ovoz berdi" not in text  # no named list for a secret vote
 
 
 def test_pending_chair_protocol() -> None:
-    pdf = render_protocol(samples.protocol(4, state="pending_chair", result="pending_chair"),
-                          "en")
+    pdf = render_protocol(samples.protocol(4, state="pending_chair", result="pending_chair"), "en")
     assert_says(pdf, "awaiting the chair's decision")
 
 
@@ -308,8 +314,15 @@ def test_minutes_of_a_full_sitting() -> None:
 def test_minutes_vote_without_named_list_and_open_times() -> None:
     record = samples.minutes(items=1, deputies=3, speeches=1)
     vote = record["agenda"][0]["votes"][0]
-    vote.update(named=None, secret=True, state="cancelled", cancel_reason="Kvorum yoʻq",
-                result=None, closed_at=None, present=None)
+    vote.update(
+        named=None,
+        secret=True,
+        state="cancelled",
+        cancel_reason="Kvorum yoʻq",
+        result=None,
+        closed_at=None,
+        present=None,
+    )
     record["agenda"][0]["speakers"][0].update(to=None, seconds=None)
     record["agenda"][0]["ended_at"] = None
     pdf = render_minutes(record, "ru")
