@@ -375,12 +375,14 @@ def start_real_server(
     experiment: str = "",
     env_extra: dict[str, str] | None = None,
     prepare: Callable[[str], None] | None = None,
+    database_url: str | None = None,
 ) -> Process:
-    """The server on a fresh demo database; `prepare(url)` may add to it first (the
-    sign-in benchmark's council), `env_extra` to its settings."""
+    """The server on a fresh demo database (SQLite in `tmp`, or the empty database at
+    `database_url`); `prepare(url)` may add to it first (the sign-in benchmark's
+    council), `env_extra` to its settings."""
     import httpx
 
-    url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
+    url = database_url or f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
     prepare_database(url)
     if prepare is not None:
         prepare(url)

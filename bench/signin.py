@@ -32,6 +32,7 @@ import random
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,7 @@ from bench.fanout import (  # noqa: E402
     write_database,
 )
 from bench.stats import percentile  # noqa: E402
+from tests.conftest import pg_database  # noqa: E402
 from tests.pki import Identity, TestPKI  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -141,7 +143,13 @@ async def main(args: argparse.Namespace) -> int:
         "KENGASH_EIMZO_CHECK_REVOCATION": "0",
         "KENGASH_EIMZO_WORKERS": str(args.workers),
     }
-    server = await asyncio.to_thread(start_real_server, tmp, "", env, add_council(args.deputies))
+    databases = ExitStack()
+    url = None
+    if args.postgres:  # the production database: its commits do not hold the loop
+        url = await asyncio.to_thread(databases.enter_context, pg_database())
+    server = await asyncio.to_thread(
+        start_real_server, tmp, "", env, add_council(args.deputies), url
+    )
     clients = Clients(args.client_processes)
     try:
         chair = await chair_connect(server.port)
@@ -187,6 +195,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         clients.stop()
         server.stop()
+        await asyncio.to_thread(databases.close)
     quiet_p99, busy_p99 = percentile(quiet, 0.99), percentile(busy, 0.99)
     figures = {
         "sign_in_ms": {
@@ -239,6 +248,9 @@ def cli() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=date.today().toordinal())
     parser.add_argument(
         "--workers", type=int, default=1, help="KENGASH_EIMZO_WORKERS (0: on a thread)"
+    )
+    parser.add_argument(
+        "--postgres", action="store_true", help="on a fresh PostgreSQL database, not SQLite"
     )
     return parser.parse_args()
 

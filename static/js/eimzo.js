@@ -143,6 +143,19 @@ export async function signAttached(keyId, text) {
   return answer.pkcs7_64;
 }
 
+/**
+ * A detached PKCS#7 (standard base64) over bytes the caller gives as base64 (a
+ * decision's canonical JSON, say), by the opened key: the signature holds no copy of
+ * what it signs.
+ */
+export async function signDetached(keyId, data64) {
+  const answer = await callApp(
+    { plugin: "pkcs7", name: "create_pkcs7", arguments: [data64, keyId, "yes"] },
+    { timeoutMs: PROMPT_TIMEOUT_MS },
+  );
+  return answer.pkcs7_64;
+}
+
 /** "••••••••••0123": only the last four digits of a PINFL are shown. */
 export function maskPinfl(pinfl) {
   const text = String(pinfl || "");

@@ -23,6 +23,11 @@ import uzLatnFaceId from "./i18n/faceid/uz-Latn.js";
 import uzCyrlFaceId from "./i18n/faceid/uz-Cyrl.js";
 import ruFaceId from "./i18n/faceid/ru.js";
 import enFaceId from "./i18n/faceid/en.js";
+// Decisions: the register, a decision's page and its check in the public ledger, signing.
+import uzLatnDecisions from "./i18n/decisions/uz-Latn.js";
+import uzCyrlDecisions from "./i18n/decisions/uz-Cyrl.js";
+import ruDecisions from "./i18n/decisions/ru.js";
+import enDecisions from "./i18n/decisions/en.js";
 
 export const LANGUAGES = Object.freeze([
   { code: "uz-Latn", label: "Oʻzbekcha", short: "OʻZ" },
@@ -33,10 +38,10 @@ export const LANGUAGES = Object.freeze([
 export const DEFAULT_LANGUAGE = "uz-Latn";
 
 const DICTIONARIES = {
-  "uz-Latn": { ...uzLatn, ...uzLatnVote, ...uzLatnSignIns, ...uzLatnFaceId },
-  "uz-Cyrl": { ...uzCyrl, ...uzCyrlVote, ...uzCyrlSignIns, ...uzCyrlFaceId },
-  ru: { ...ru, ...ruVote, ...ruSignIns, ...ruFaceId },
-  en: { ...en, ...enVote, ...enSignIns, ...enFaceId },
+  "uz-Latn": { ...uzLatn, ...uzLatnVote, ...uzLatnSignIns, ...uzLatnFaceId, ...uzLatnDecisions },
+  "uz-Cyrl": { ...uzCyrl, ...uzCyrlVote, ...uzCyrlSignIns, ...uzCyrlFaceId, ...uzCyrlDecisions },
+  ru: { ...ru, ...ruVote, ...ruSignIns, ...ruFaceId, ...ruDecisions },
+  en: { ...en, ...enVote, ...enSignIns, ...enFaceId, ...enDecisions },
 };
 const STORAGE_KEY = "kengash.lang";
 const events = new EventTarget();

@@ -7,8 +7,10 @@
 // disconnect is sent again with the SAME id, which the server answers from its
 // stored answer, never acting twice.
 //
-// Events it dispatches: "state" (detail: {state, kind}), "status" (detail: status),
-// "notice" (detail: an error the server sent without a command id).
+// Events it dispatches: "state" (detail: {state, kind, event}: the event that made the
+// state, null for a snapshot; an event may carry facts beside the state sections, as
+// decision.adopted does its decision), "status" (detail: status), "notice" (detail: an
+// error the server sent without a command id).
 
 import { apply, fromSnapshot, OutOfOrder } from "./state.js";
 import { ServerClock } from "./clock.js";
@@ -229,7 +231,7 @@ export class LiveClient extends EventTarget {
         return;
       }
       this.stats.events += 1;
-      this._emitState(frame.event.kind);
+      this._emitState(frame.event.kind, frame.event);
     },
 
     subscribed(frame) {
@@ -274,8 +276,8 @@ export class LiveClient extends EventTarget {
     this._subscribe(null);
   }
 
-  _emitState(kind) {
-    this.dispatchEvent(new CustomEvent("state", { detail: { state: this.state, kind } }));
+  _emitState(kind, event = null) {
+    this.dispatchEvent(new CustomEvent("state", { detail: { state: this.state, kind, event } }));
   }
 
   _setStatus(status) {

@@ -38,11 +38,36 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def ledger_module(tab: Tab) -> Page:
-    """A page of the server's origin (WebCrypto and the module load from there)."""
-    page = tab.open("/healthz")
-    page.evaluate("import('/static/js/ledger.js').then((m) => { window.ledger = m; })")
-    return page
+STATIC = Path(__file__).resolve().parents[2] / "static"
+# A made-up origin whose files Playwright serves from static/: the module needs no server.
+# (http://127.0.0.1 is a secure context, as WebCrypto wants.)
+ORIGIN = "http://127.0.0.1:9"
+TYPES = {".js": "text/javascript", ".html": "text/html", ".css": "text/css"}
+
+
+def serve_static(route: Route) -> None:
+    path = route.request.url.removeprefix(ORIGIN).split("?", 1)[0]
+    file = STATIC / path.removeprefix("/static/") if path.startswith("/static/") else None
+    if file is None or not file.is_file():
+        route.fulfill(status=200, content_type="text/html", body="<!doctype html><title>t</title>")
+        return
+    route.fulfill(
+        status=200, content_type=TYPES.get(file.suffix, "text/plain"), body=file.read_bytes()
+    )
+
+
+@pytest.fixture
+def ledger() -> Iterator[Page]:
+    """A page with static/js/ledger.js loaded as `window.ledger`; no script errors."""
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.route(f"{ORIGIN}/**", serve_static)
+        page.goto(f"{ORIGIN}/")
+        page.evaluate("import('/static/js/ledger.js').then((m) => { window.ledger = m; })")
+        yield page
+        assert not errors, errors
 
 
 # -- (a) ledger.js against tlog and rfc8785 ------------------------------------------------
@@ -79,9 +104,8 @@ CANONICAL_VALUES: list[Any] = [
 ]
 
 
-def test_canonical_json_and_leaf_hashes_agree_with_rfc8785_and_tlog(tabs: dict[str, Tab]) -> None:
-    page = ledger_module(tabs["ledger"])
-    got = page.evaluate(
+def test_canonical_json_and_leaf_hashes_agree_with_rfc8785_and_tlog(ledger: Page) -> None:
+    got = ledger.evaluate(
         """async (values) => {
             const out = [];
             for (const v of values) {
@@ -99,7 +123,7 @@ def test_canonical_json_and_leaf_hashes_agree_with_rfc8785_and_tlog(tabs: dict[s
     assert got == expected
 
     # What has no canonical form here is refused, not guessed at.
-    refused = page.evaluate(
+    refused = ledger.evaluate(
         """() => [1.5, Infinity, NaN, 2 ** 53, -(2 ** 53), undefined, [undefined], {a: 0.1}]
             .map((v) => { try { ledger.canonicalJson(v); return "accepted"; }
                           catch (e) { return e.code; } })"""
@@ -108,7 +132,7 @@ def test_canonical_json_and_leaf_hashes_agree_with_rfc8785_and_tlog(tabs: dict[s
 
     # Leaf and node hashes of raw bytes (RFC 9162's prefixes).
     raw = [b"", b"\x00", b"abc", "Кенгаш".encode()]
-    hashes = page.evaluate(
+    hashes = ledger.evaluate(
         """async (items) => {
             const bytes = items.map((b) => Uint8Array.from(atob(b), (c) => c.charCodeAt(0)));
             const leaves = await Promise.all(bytes.map((b) => ledger.leafHash(b)));
@@ -129,8 +153,7 @@ def make_tree(size: int) -> tuple[list[bytes], dict[tuple[int, int], bytes]]:
     return leaves, tree.append(0, leaves, {})
 
 
-def test_inclusion_proofs_agree_with_tlog(tabs: dict[str, Tab]) -> None:
-    page = ledger_module(tabs["ledger"])
+def test_inclusion_proofs_agree_with_tlog(ledger: Page) -> None:
     cases = []
     for size in (1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31):
         leaves, nodes = make_tree(size)
@@ -146,7 +169,7 @@ def test_inclusion_proofs_agree_with_tlog(tabs: dict[str, Tab]) -> None:
                     "root": b64(root),
                 }
             )
-    results = page.evaluate(
+    results = ledger.evaluate(
         """async (cases) => {
             const bytes = (b) => ledger.fromBase64(b);
             const attempt = async (c, proof) => {
@@ -170,7 +193,7 @@ def test_inclusion_proofs_agree_with_tlog(tabs: dict[str, Tab]) -> None:
     )
     assert results == [[c["root"], "bad_proof", "bad_proof"] for c in cases]
     # A leaf outside the tree, and a hash of the wrong length.
-    outside = page.evaluate(
+    outside = ledger.evaluate(
         """async () => {
             const zero = new Uint8Array(32);
             const codes = [];
@@ -184,8 +207,7 @@ def test_inclusion_proofs_agree_with_tlog(tabs: dict[str, Tab]) -> None:
     assert outside == ["bad_proof"] * 3
 
 
-def test_checkpoints_and_keys_agree_with_tlog(tabs: dict[str, Tab]) -> None:
-    page = ledger_module(tabs["ledger"])
+def test_checkpoints_and_keys_agree_with_tlog(ledger: Page) -> None:
     signer = Signer.generate("localhost/kengash-ledger")
     other = Signer.generate("someone-else")
     _, nodes = make_tree(5)
@@ -198,7 +220,7 @@ def test_checkpoints_and_keys_agree_with_tlog(tabs: dict[str, Tab]) -> None:
     tampered = plain.replace("\n5\n", "\n6\n", 1)
     vkey = signer.verifier().vkey()
     wrong_id = vkey.split("+")[0] + "+00000000+" + vkey.split("+", 2)[2]
-    result = page.evaluate(
+    result = ledger.evaluate(
         """async ({plain, cosigned, tampered, vkey, otherVkey, wrongId}) => {
             const verdict = async (note, key) => {
                 try {
@@ -270,7 +292,7 @@ SAMPLE_DECISION: dict[str, Any] = {
 
 
 def test_a_decision_is_verified_end_to_end_against_a_ledger_made_by_tlog(
-    tabs: dict[str, Tab],
+    ledger: Page,
 ) -> None:
     """verifyDecision over a ledger built here: the entry the page rebuilds is the one
     tlog hashed; a changed title, a bad proof or another key's checkpoint fail."""
@@ -304,8 +326,7 @@ def test_a_decision_is_verified_end_to_end_against_a_ledger_made_by_tlog(
         f"/ledger/proof/inclusion?index=2&size={size}": json.dumps(proof),
     }
     bad_proof = {**proof, "proof": [b64(bytes(32)), *path[1:]]}
-    page = ledger_module(tabs["ledger"])
-    reports = page.evaluate(
+    reports = ledger.evaluate(
         """async ({decision, served, badProof, otherKey}) => {
             const fetchFrom = (table) => async (path) =>
                 path in table ? new Response(table[path]) : new Response("", {status: 404});
@@ -469,6 +490,12 @@ def test_a_draft_adopted_at_the_chair_console_is_signed_and_verified(
         "href", f"/api/decisions/{decision['id']}/decision.pdf?lang=uz-Latn"
     )
     expect(reader.by("decision-signature")).to_be_visible()
+    reader.page.evaluate("import('/static/js/i18n.js').then((m) => m.setLang('uz-Cyrl'))")
+    expect(reader.by("decision-pdf")).to_have_attribute(
+        "href", f"/api/decisions/{decision['id']}/decision.pdf?lang=uz-Cyrl"
+    )
+    expect(reader.by("decision-state")).to_contain_text("Имзолаган")
+    reader.page.evaluate("import('/static/js/i18n.js').then((m) => m.setLang('uz-Latn'))")
     pdf = page.request.get(sqlite_server.url + reader.by("decision-pdf").get_attribute("href"))
     assert pdf.headers["content-type"].startswith("application/pdf")
     reader.by("verify").click()
@@ -536,6 +563,29 @@ def test_the_register_finds_decisions_by_words_in_both_scripts(
     link = results.locator(f"a[href='/decisions/{cyrillic['id']}']")
     expect(link).to_be_visible()
     expect(portal.by("register-total")).to_contain_text("1")
+    # The search is kept in the address: a reload shows the same.
+    portal.page.reload()
+    expect(portal.by("register-q")).to_have_value("бюджет")
+    expect(results.get_by_test_id("register-item")).to_have_count(1)
+
+    # Council, dates and number narrow the list; every decision without words.
+    search("")
+    expect(results.get_by_test_id("register-item")).to_have_count(2)
+    portal.by("register-council").select_option(str(cyrillic["council"]["id"]))
+    portal.by("register-from").fill(cyrillic["adopted_on"])
+    portal.by("register-to").fill(cyrillic["adopted_on"])
+    search("")
+    expect(results.get_by_test_id("register-item")).to_have_count(2)
+    portal.by("register-number").fill(latin["number"])
+    search("")
+    expect(results.get_by_test_id("register-item")).to_have_count(1)
+    expect(results.locator(f"a[href='/decisions/{latin['id']}']")).to_be_visible()
+    portal.by("register-to").fill("2020-01-01")
+    search("")
+    expect(portal.by("register-empty")).to_be_visible()
+    portal.by("register-clear").click()
+    expect(results.get_by_test_id("register-item")).to_have_count(2)
+
     search("to'g'risida")  # an ASCII apostrophe for ʻ: the Uzbek Latin title
     expect(results.locator(f"a[href='/decisions/{latin['id']}']")).to_be_visible()
     expect(results.get_by_test_id("register-item")).to_have_count(1)

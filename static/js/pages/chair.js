@@ -1,11 +1,13 @@
 // /chair: the chair's console. Open and close the sitting, take up agenda items,
-// follow attendance and the quorum, give and end the floor, put questions to the vote.
+// follow attendance and the quorum, give and end the floor, put questions (and draft
+// decisions) to the vote, sign the decisions adopted.
 
 import { h } from "../dom.js";
 import { STATUS } from "../live.js";
 import { t } from "../i18n.js";
 import { agendaList } from "../ui/agenda.js";
 import { attendanceSummary, presentList } from "../ui/attendance.js";
+import { decisionsCard } from "../ui/decision-sign.js";
 import { messageArea, perform } from "../ui/feedback.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
@@ -56,6 +58,7 @@ function buildChairConsole({ auth, live, sessionId }) {
     );
 
   const voting = votingCard({ auth, live, sessionId, send });
+  const decisions = decisionsCard({ auth, live });
 
   const el = h(
     "div",
@@ -63,6 +66,7 @@ function buildChairConsole({ auth, live, sessionId }) {
     slots.header,
     message.el,
     voting.el,
+    decisions.el,
     h(
       "div",
       { class: "console-grid chair-grid" },
@@ -116,6 +120,7 @@ function buildChairConsole({ auth, live, sessionId }) {
     const speaking = Boolean(state.speakers?.current);
     slots.header.replaceChildren(sessionHeader(state, sessionControls(state)));
     voting.render(state);
+    decisions.render(state);
     slots.agenda.replaceChildren(
       agendaList(state, {
         canStart: open,

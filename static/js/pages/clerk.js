@@ -1,11 +1,14 @@
 // /clerk: the secretariat's page. Pick a sitting (any state), see its votes as they are
-// counted, and download each vote's protocol (JSON as a Popolo vote event, CSV). The
+// counted, and download each vote's protocol (PDF, JSON as a Popolo vote event, CSV)
+// and the sitting's minutes (PDF); the sitting's decisions link to their pages. The
 // secretary and admins also get the sign-ins (end a user's sign-ins), the deputies'
 // Face ID enrolment and the audit trail.
 
+import { minutesPdf } from "../decisions.js";
 import { h } from "../dom.js";
 import { councilSessions } from "../sessions.js";
 import { auditTrail } from "../ui/audit-trail.js";
+import { decisionList } from "../ui/decision-list.js";
 import { faceEnrolPanel } from "../ui/face-enrol.js";
 import { protocolCard } from "../ui/protocol-summary.js";
 import { sessionHeader } from "../ui/session-header.js";
@@ -24,13 +27,36 @@ function secretariatParts(auth) {
   return [signIns.el, faceId.el, trail.el];
 }
 
-function buildClerkConsole({ auth }) {
+function minutesLink(sessionId) {
+  return h(
+    "p",
+    { class: "button-row downloads" },
+    h(
+      "a",
+      {
+        class: "btn btn-ghost btn-download",
+        href: minutesPdf(sessionId),
+        download: `minutes-${sessionId}.pdf`,
+        "data-testid": "minutes-pdf",
+      },
+      h("span", { class: "download-icon", "aria-hidden": "true" }, "⤓"),
+      h("span", { "data-i18n": "clerk.minutes_pdf" }),
+    ),
+  );
+}
+
+function buildClerkConsole({ auth, live, sessionId }) {
   const header = h("div");
+  const minutes = h("div");
   const list = h("div", { class: "protocol-list", "data-testid": "clerk-votes" });
+  const decisions = decisionList({ live, testid: "clerk-decisions" });
   const el = h(
     "div",
     { class: "console clerk-console", "data-testid": "clerk-console" },
     header,
+    minutes,
+    h("h2", { class: "section-title", "data-i18n": "decision.sitting_decisions" }),
+    h("section", { class: "card" }, decisions.el),
     h("h2", { class: "section-title", "data-i18n": "clerk.votes" }),
     list,
     ...secretariatParts(auth),
@@ -44,6 +70,8 @@ function buildClerkConsole({ auth }) {
       return;
     }
     header.replaceChildren(sessionHeader(state));
+    minutes.replaceChildren(minutesLink(sessionId)); // in the interface language
+    decisions.follow(state);
     const votes = [...(state.votes || [])].reverse(); // newest first
     list.replaceChildren(
       ...(votes.length

@@ -13,6 +13,7 @@ import { onLangChange, t } from "../i18n.js";
 import { LiveClient, STATUS } from "../live.js";
 import { activeSessions, defaultSession, rememberSession } from "../sessions.js";
 import { exposeForTests, pageShell } from "../shell.js";
+import { decisionNotice } from "../ui/decision-notice.js";
 import { loginForm, oneIdErrorKey } from "../ui/login.js";
 import { sessionPicker } from "../ui/session-picker.js";
 import { startTimers } from "../ui/timer.js";
@@ -122,11 +123,12 @@ export function runMemberPage({
           ? sessionPicker(sessions, sessionId, (id) => follow(auth, sessions, id))
           : "",
       );
+    const notice = decisionNotice(live); // "Decision No. X adopted", on every member page
     current = { live, console: console_, renderPicker };
     exposeForTests("live", live);
     header.setLive(live);
     renderPicker();
-    main.replaceChildren(picker, console_.el);
+    main.replaceChildren(picker, notice.el, console_.el);
     const render = () => {
       if (current?.live !== live) return;
       keepFocus(main, () => console_.render(live.state));

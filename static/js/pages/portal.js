@@ -1,12 +1,13 @@
 // /: the public portal. Live and scheduled sessions (a live one with its current vote's
-// progress or latest result), councils and their deputies, the way in for council
-// members. No sign-in.
+// progress or latest result), the register of decisions, councils and their deputies,
+// the way in for council members. No sign-in.
 
 import { getJSON } from "../api.js";
 import { h, tx } from "../dom.js";
 import { formatDate, onLangChange } from "../i18n.js";
 import { LiveClient } from "../live.js";
 import { pageShell } from "../shell.js";
+import { decisionRegister } from "../ui/decision-register.js";
 import { stateBadge } from "../ui/session-header.js";
 import { startTimers } from "../ui/timer.js";
 import { voteBrief } from "../ui/vote-brief.js";
@@ -17,6 +18,7 @@ const deputies = new Map(); // council id → list, loaded when first shown
 const expanded = new Set();
 const FOLLOW_AT_MOST = 8; // live sessions followed over /ws for their votes
 const followed = new Map(); // session id → {live, slot}
+const register = decisionRegister(); // one for the page's life: what is typed stays
 
 /** A live session's vote line: one socket per live session, updated in place. */
 function voteSlot(sessionId) {
@@ -199,6 +201,7 @@ function render() {
         "data-i18n": "load_error",
         "data-i18n-args": { message: data.error.message },
       }),
+      register.el, // the register asks the server for itself
     );
     return;
   }
@@ -208,6 +211,7 @@ function render() {
       { class: "portal" },
       h("p", { class: "hero", "data-i18n": "app.tagline" }),
       data.sessions ? sessionsSection() : h("p", { class: "placeholder", "data-i18n": "loading" }),
+      register.el,
       data.councils
         ? h(
             "section",
@@ -227,10 +231,14 @@ const tickNow = startTimers({
 });
 onLangChange(() => {
   render();
+  register.render();
   for (const { fill } of followed.values()) fill();
 });
 render();
 Promise.all([getJSON("/api/sessions"), getJSON("/api/councils")])
-  .then(([sessions, councils]) => Object.assign(data, { sessions, councils }))
+  .then(([sessions, councils]) => {
+    Object.assign(data, { sessions, councils });
+    register.setCouncils(councils);
+  })
   .catch((error) => (data.error = error))
   .finally(render);

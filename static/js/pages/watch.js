@@ -6,6 +6,7 @@ import { LiveClient } from "../live.js";
 import { exposeForTests, pageShell } from "../shell.js";
 import { agendaList } from "../ui/agenda.js";
 import { attendanceSummary } from "../ui/attendance.js";
+import { decisionNotice } from "../ui/decision-notice.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
 import { startTimers } from "../ui/timer.js";
@@ -15,6 +16,7 @@ import { votesList } from "../ui/votes-list.js";
 const sessionId = Number(location.pathname.split("/").filter(Boolean).pop());
 const { header, main } = pageShell(null);
 const live = new LiveClient();
+const decision = decisionNotice(live); // "Decision No. X adopted"
 let notice = null;
 
 function card(titleKey, testid, ...content) {
@@ -59,6 +61,7 @@ function render() {
           "div",
           { class: "watch-stage" },
           sessionHeader(state),
+          decision.el,
           voting ? voteCard : null, // a running vote comes first
           videoPlaceholder(),
           voting ? null : voteCard,

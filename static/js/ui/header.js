@@ -65,7 +65,7 @@ export function mountHeader(pageNameKey) {
               "data-testid": "current-face",
               "data-i18n": "face.verified_mark",
             })
-          : null,
+          : "", // not null: replaceChildren() would write "null"
         h("button", {
           class: "btn btn-ghost",
           "data-testid": "logout",

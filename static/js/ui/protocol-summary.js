@@ -1,7 +1,9 @@
 // A vote's protocol as the clerk sees it before downloading: the agenda item, the
-// times, and the counted result (from GET /api/votes/{id}), with the download links.
+// times, and the counted result (from GET /api/votes/{id}), with the download links
+// (PDF, JSON, CSV).
 
 import { getJSON } from "../api.js";
+import { protocolPdf } from "../decisions.js";
 import { h, tx } from "../dom.js";
 import { formatTime } from "../i18n.js";
 import { voteHeading } from "./vote-heading.js";
@@ -9,13 +11,14 @@ import { resultPanel } from "./vote-result.js";
 
 const records = new Map(); // "id:state:result" → the vote record, a Promise, or an Error
 
+/** The protocol's downloads; the PDF in the interface language (re-render on a change). */
 export function downloadLinks(voteId) {
   const link = (ext, key) =>
     h(
       "a",
       {
         class: "btn btn-ghost btn-download",
-        href: `/api/votes/${voteId}/protocol.${ext}`,
+        href: ext === "pdf" ? protocolPdf(voteId) : `/api/votes/${voteId}/protocol.${ext}`,
         download: `vote-${voteId}.${ext}`,
         "data-testid": `protocol-${ext}-${voteId}`,
       },
@@ -25,6 +28,7 @@ export function downloadLinks(voteId) {
   return h(
     "p",
     { class: "button-row downloads" },
+    link("pdf", "clerk.protocol_pdf"),
     link("json", "clerk.protocol_json"),
     link("csv", "clerk.protocol_csv"),
   );

@@ -1,6 +1,8 @@
 // The chair's "Put to the vote" form on the current agenda item. One form for the
 // page's life (live updates never wipe what the chair is typing): `update(state)`
-// refreshes its defaults and says why it is disabled when a vote may not open.
+// refreshes its defaults and says why it is disabled when a vote may not open. Where
+// the item has a draft decision, the chair may put the draft to the vote as a whole
+// (`draft: true`): adopted, it becomes a decision.
 
 import { h, tx } from "../dom.js";
 import { t } from "../i18n.js";
@@ -58,6 +60,18 @@ export function voteForm({ onSubmit }) {
     "data-testid": "vote-election",
     onchange: () => showCandidates(),
   });
+  const draft = h("input", {
+    type: "checkbox",
+    "data-testid": "vote-draft",
+    onchange: () => draftChanged(),
+  });
+  const draftTitle = h("span", { class: "field-hint", "data-testid": "vote-draft-title" });
+  const draftRow = h(
+    "div",
+    { class: "draft-choice", hidden: true },
+    h("label", { class: "check" }, draft, h("span", { "data-i18n": "vote.form.draft" })),
+    draftTitle,
+  );
   const candidates = h("textarea", {
     class: "input",
     rows: 4,
@@ -98,6 +112,7 @@ export function voteForm({ onSubmit }) {
   const fieldset = h(
     "fieldset",
     { class: "vote-fieldset" },
+    draftRow,
     field("vote.form.question", question),
     h(
       "div",
@@ -130,6 +145,8 @@ export function voteForm({ onSubmit }) {
   let rules = null;
   let rulesKey = "";
   let item = null;
+  let itemTitle = ""; // the current item's title, the question by default
+  let draftOf = null; // the current item's draft decision: {title} or null
 
   function kindChanged() {
     const chosen = rules?.vote_kinds?.[kind.value];
@@ -140,7 +157,20 @@ export function voteForm({ onSubmit }) {
   }
 
   function showCandidates() {
-    candidateFields.hidden = !election.checked;
+    candidateFields.hidden = !election.checked || draft.checked;
+  }
+
+  /** The draft as a whole is voted yes / no / abstain, its title the question. */
+  function draftChanged() {
+    const on = draft.checked;
+    if (on) {
+      election.checked = false;
+      question.value = draftOf?.title || question.value;
+    } else if (draftOf && question.value === draftOf.title) {
+      question.value = itemTitle;
+    }
+    election.disabled = on;
+    showCandidates();
   }
 
   function syncRules(state) {
@@ -161,21 +191,36 @@ export function voteForm({ onSubmit }) {
 
   function syncItem(state) {
     const current = state.agenda?.current ?? null;
-    if (current === item) return;
-    item = current; // a new item: its title is the question, unless the chair edits it
     const found = (state.agenda?.items || []).find((i) => i.id === current);
-    question.value = found ? found.title : "";
+    const draftNow = found?.draft || null;
+    if (current === item && draftNow?.title === draftOf?.title) return;
+    const newItem = current !== item;
+    item = current; // a new item: its title is the question, unless the chair edits it
+    itemTitle = found ? found.title : "";
+    draftOf = draftNow;
+    draftRow.hidden = !draftOf;
+    draftTitle.textContent = draftOf ? draftOf.title : "";
+    if (newItem || !draftOf) {
+      draft.checked = false;
+      election.disabled = false;
+      question.value = itemTitle;
+    }
+    showCandidates();
   }
 
   function args() {
     const text = question.value.trim();
-    if (!text) throw new FormError("form_question");
-    const out = { question: text, kind: kind.value, secret: secrecy.value === "secret" };
+    const onDraft = draft.checked && Boolean(draftOf);
+    // On the draft, an empty question is the draft's title (the server puts it).
+    if (!text && !onDraft) throw new FormError("form_question");
+    const out = { kind: kind.value, secret: secrecy.value === "secret" };
+    if (text) out.question = text;
+    if (onDraft) out.draft = true;
     const seconds = Number(timer.value || 0);
     if (!Number.isInteger(seconds) || seconds < 0 || seconds > 86400)
       throw new FormError("form_timer");
     out.timer_seconds = seconds;
-    if (election.checked) {
+    if (election.checked && !onDraft) {
       const names = candidates.value
         .split("\n")
         .map((s) => s.trim())
@@ -202,6 +247,11 @@ export function voteForm({ onSubmit }) {
     }
     if (await onSubmit(payload, submit)) {
       candidates.value = "";
+      if (payload.draft) {
+        // Put once: the next vote on the item is an ordinary question unless re-chosen.
+        draft.checked = false;
+        draftChanged();
+      }
     }
   }
 

@@ -1,4 +1,5 @@
-// A vote's heading: the question with its kind, named or secret, and its state.
+// A vote's heading: the question with its kind, named or secret, on a draft decision
+// or not, and its state.
 
 import { h } from "../dom.js";
 import { kindLabel, ruleText } from "./vote-text.js";
@@ -14,6 +15,13 @@ export function voteBadges(vote) {
       "data-secret": String(Boolean(vote.secret)),
       "data-i18n": vote.secret ? "vote.secret" : "vote.named",
     }),
+    vote.draft
+      ? h("span", {
+          class: "tag tag-draft",
+          "data-testid": "vote-draft-tag",
+          "data-i18n": "vote.draft_tag",
+        })
+      : null,
     h("span", {
       class: `tag tag-state vote-state-${vote.state}`,
       "data-testid": "vote-state",
