@@ -32,12 +32,12 @@ run: $(STAMP)
 	KENGASH_DEMO=1 KENGASH_HOST=$(HOST) KENGASH_PORT=$(PORT) $(BIN)/kengash serve
 
 test: $(STAMP)
-	$(BIN)/ruff check session_server voting biometrics tlog documents tests bench
+	$(BIN)/ruff check session_server voting biometrics tlog documents broadcast tests bench
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check session_server voting biometrics tlog documents tests bench
+	$(BIN)/ruff check session_server voting biometrics tlog documents broadcast tests bench
 	$(BIN)/ruff format --check session_server voting tests bench
 	$(BIN)/mypy
 
