@@ -68,13 +68,17 @@ def lang_of(request: Request) -> str:
     return lang
 
 
-def _matching(db: Database, terms: list[str]) -> Any:
-    """The condition "the decision has every word", on either database."""
-    if db.engine.dialect.name == "sqlite":
-        ids = text("SELECT rowid FROM decisions_fts WHERE decisions_fts MATCH :q").bindparams(
-            q=search.fts5_query(terms)
-        )
-        return models.Decision.id.in_(ids.columns(column("rowid", Integer)))
+# On SQLite the FTS5 index drives the search. Alone, its rowids come newest first from
+# the index itself, so a count stops at the cap and a page reads only its own rows. With
+# other filters, the `+` keeps SQLite from looking rows up by the (often long) list of
+# matches, and lets the date or council index lead, testing each row against the list.
+_FTS = "SELECT rowid FROM decisions_fts WHERE decisions_fts MATCH :match"
+_FTS_COUNT = text(f"SELECT count(*) FROM ({_FTS} LIMIT :cap)")
+_FTS_PAGE = text(f"{_FTS} ORDER BY rowid DESC LIMIT :limit OFFSET :offset")
+_FTS_FILTER = text(f"+decisions.id IN ({_FTS})")
+
+
+def _postgres_matching(terms: list[str]) -> Any:
     return func.to_tsvector("simple", models.Decision.search_text).op("@@")(
         func.to_tsquery("simple", search.tsquery(terms))
     )
@@ -117,17 +121,27 @@ async def list_decisions(request: Request) -> JSONResponse:
     if number:
         conditions.append(models.Decision.number == number)
     terms = search.words(q)
-    if terms:
-        conditions.append(_matching(db, terms))
+    fts_alone = None  # the FTS5 query, where it is the only condition
+    if terms and db.engine.dialect.name == "sqlite":
+        if conditions:
+            conditions.append(_FTS_FILTER.bindparams(match=search.fts5_query(terms)))
+        else:
+            fts_alone = search.fts5_query(terms)
+    elif terms:
+        conditions.append(_postgres_matching(terms))
     async with db.read() as session:
         # Counted up to COUNT_CAP: past that "10,000 or more" is all a reader needs,
         # and counting a word found in most decisions would cost more than the page.
-        found = select(models.Decision.id).where(*conditions).limit(COUNT_CAP + 1).subquery()
-        counted = await session.scalar(select(func.count()).select_from(found)) or 0
+        if fts_alone is not None:
+            count = _FTS_COUNT.bindparams(match=fts_alone, cap=COUNT_CAP + 1)
+            counted = (await session.execute(count)).scalar() or 0
+        else:
+            found = select(models.Decision.id).where(*conditions).limit(COUNT_CAP + 1)
+            counted = await session.scalar(select(func.count()).select_from(found.subquery())) or 0
         total, more = min(counted, COUNT_CAP), counted > COUNT_CAP
         if page > 1 and (page - 1) * per_page >= total and not more:
             raise ApiError(400, "page_out_of_range", f"page {page}: there are {total} results")
-        rows = await session.execute(
+        listing = (
             select(
                 models.Decision,
                 models.Council.name,
@@ -140,13 +154,26 @@ async def list_decisions(request: Request) -> JSONResponse:
                 models.DecisionSignature,
                 models.DecisionSignature.decision_id == models.Decision.id,
             )
-            .where(*conditions)
             # Newest first: ids grow as decisions are formed, and an index (the primary
             # key, or FTS5's rowids) gives them in that order, so a page stops early.
             .order_by(models.Decision.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
         )
+        if fts_alone is not None:
+            matches = _FTS_PAGE.bindparams(
+                match=fts_alone, limit=per_page, offset=(page - 1) * per_page
+            ).columns(column("rowid", Integer))
+            listing = listing.where(models.Decision.id.in_(matches))
+        else:
+            # The page's ids first, from the indexes alone; then only those rows joined.
+            ids = (
+                select(models.Decision.id)
+                .where(*conditions)
+                .order_by(models.Decision.id.desc())
+                .limit(per_page)
+                .offset((page - 1) * per_page)
+            )
+            listing = listing.where(models.Decision.id.in_(ids.scalar_subquery()))
+        rows = await session.execute(listing)
         items = [
             {
                 "id": d.id,
