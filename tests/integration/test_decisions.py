@@ -10,6 +10,7 @@ import base64
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +322,56 @@ def _refuse_signatures(live_server: Server, decision_id: int) -> None:
         # The chair's own, over the right bytes, is kept.
         good = demo_pki.sign_detached(var, chair["name"], chair["pinfl"], content)
         assert post(good).status_code == 200
+
+
+async def test_decision_adopt_forms_only_from_an_adopted_draft_and_once(demo_db: Database) -> None:
+    """The server's own command, in process on both databases: a vote not on a draft, a
+    draft not adopted, a vote of another sitting are refused with their codes and
+    change nothing; an adopted draft gets one decision however often it is sent."""
+    from session_server.auth.tokens import SYSTEM, Actor
+    from session_server.commands.dispatcher import Dispatcher
+    from tests.integration.test_eventlog_db import CHAIR, Recorder
+
+    recorder = Recorder()
+    dispatcher = Dispatcher(demo_db, recorder)
+    secretary = Actor(role="secretary", user_id=90, council_id=1)
+
+    async def run(actor: Actor, name: str, **args: Any) -> dict[str, Any]:
+        return await dispatcher.execute(actor, uuid.uuid4().hex, name, {"session": 1, **args})
+
+    for name, args in [("session.open", {}), ("agenda.start_item", {"item": 1})]:
+        assert (await run(CHAIR, name, **args))["type"] == "ack"
+    for deputy in range(1, 20):
+        assert (await run(secretary, "attendance.register", deputy=deputy))["type"] == "ack"
+
+    async def vote(draft: bool, choice: str) -> int:
+        opened = await run(
+            CHAIR, "vote.open", question="Q", kind="simple", draft=draft, timer_seconds=0
+        )
+        assert opened["type"] == "ack", opened
+        await run(CHAIR, "vote.cast", vote=opened["result"]["vote"], choice=choice)
+        assert (await run(CHAIR, "vote.close", vote=opened["result"]["vote"]))["type"] == "ack"
+        return int(opened["result"]["vote"])
+
+    plain = await vote(draft=False, choice="yes")
+    rejected = await vote(draft=True, choice="no")
+    adopted_early = await run(SYSTEM, "decision.adopt", vote=plain)
+    assert adopted_early["error"]["code"] == "not_a_draft"
+    assert (await run(SYSTEM, "decision.adopt", vote=rejected))["error"]["code"] == "not_adopted"
+    assert (await run(SYSTEM, "decision.adopt", vote=999_999))["error"]["code"] == "not_found"
+    events = sum(len(e) for _, e in recorder.published)
+    # Ten deputies' yes with the chair's (of nineteen present) adopt the draft.
+    deputies = [
+        Actor(role="deputy", user_id=100 + d, council_id=1, deputy_id=d) for d in range(2, 12)
+    ]
+    opened = await run(CHAIR, "vote.open", kind="simple", draft=True, timer_seconds=0)
+    draft_vote = opened["result"]["vote"]
+    for actor in deputies:
+        assert (await run(actor, "vote.cast", vote=draft_vote, choice="yes"))["type"] == "ack"
+    await run(CHAIR, "vote.close", vote=draft_vote)
+    first = await run(SYSTEM, "decision.adopt", vote=draft_vote)
+    again = await run(SYSTEM, "decision.adopt", vote=draft_vote)
+    assert first["result"]["formed"] is True and again["result"]["formed"] is False
+    assert again["result"]["decision"] == first["result"]["decision"]
+    kinds = [e["kind"] for _, batch in recorder.published for _, e in batch]
+    assert kinds.count("decision.adopted") == 1 and events < len(kinds)
