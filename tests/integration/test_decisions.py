@@ -360,7 +360,7 @@ async def test_decision_adopt_forms_only_from_an_adopted_draft_and_once(demo_db:
     assert (await run(SYSTEM, "decision.adopt", vote=rejected))["error"]["code"] == "not_adopted"
     assert (await run(SYSTEM, "decision.adopt", vote=999_999))["error"]["code"] == "not_found"
     events = sum(len(e) for _, e in recorder.published)
-    # Ten deputies' yes with the chair's (of nineteen present) adopt the draft.
+    # Ten deputies' yes of nineteen present adopt the draft.
     deputies = [
         Actor(role="deputy", user_id=100 + d, council_id=1, deputy_id=d) for d in range(2, 12)
     ]
