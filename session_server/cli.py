@@ -87,6 +87,7 @@ async def _demo(settings: Settings, list_only: bool) -> None:
     from sqlalchemy.orm import Session as DbSession
 
     from session_server import demo as demo_data
+    from session_server import demo_pki
     from session_server.db.engine import Database
 
     db = Database(settings.database_url)
@@ -103,6 +104,11 @@ async def _demo(settings: Settings, list_only: bool) -> None:
                 err.print("the database already has data; the demo was not seeded again")
             else:
                 err.print(f"[green]demo council seeded[/green]; session {sitting}")
+            # The demo CA and the chair's signing certificate, for signing decisions.
+            async with db.read() as session:
+                chairs = await demo_data.chairs(session)
+            for name, pinfl in chairs:
+                demo_pki.ensure_signer(settings.var_dir, name, pinfl)
         async with db.read() as session:
             users = await demo_data.demo_users(session)
         if list_only:

@@ -239,3 +239,13 @@ def seed(db: DbSession, today: date) -> models.Session:
 async def demo_users(db: AsyncSession) -> list[DemoUser]:
     users = await db.scalars(select(models.User).order_by(models.User.id))
     return [DemoUser(u.login, u.role, u.full_name) for u in users]
+
+
+async def chairs(db: AsyncSession) -> list[tuple[str, str]]:
+    """(full name, PINFL) of every chair who is a deputy: whom the demo lets sign."""
+    rows = await db.execute(
+        select(models.Deputy.full_name, models.Deputy.pinfl)
+        .join(models.User, models.User.deputy_id == models.Deputy.id)
+        .where(models.User.role == "chair")
+    )
+    return [(name, pinfl) for name, pinfl in rows]

@@ -87,6 +87,11 @@ def _make_ca() -> Made:
     return cert, key
 
 
+def ensure_signer(var_dir: Path, full_name: str, pinfl: str) -> Made:
+    """This person's demo signing certificate (made, with the CA, the first time)."""
+    return _signer(var_dir, full_name, pinfl)
+
+
 def _signer(var_dir: Path, full_name: str, pinfl: str) -> Made:
     folder = var_dir / "demo-pki"
     ca = ensure_ca(var_dir)

@@ -36,6 +36,10 @@ def kengash(
 def test_migrate_demo_and_list(tmp_path: Path) -> None:
     assert kengash(tmp_path, "migrate").returncode == 0
     assert kengash(tmp_path, "demo").returncode == 0
+    # The demo CA and the chair's certificate, with which the demo chair signs decisions.
+    pki = tmp_path / "var" / "demo-pki"
+    assert (pki / "trust" / "demo-ca.pem").exists()
+    assert len(list(pki.glob("*.pem"))) == 1 and len(list(pki.glob("*.key"))) == 2
     again = kengash(tmp_path, "demo")
     assert again.returncode == 0 and "already" in again.stderr
     listed = kengash(tmp_path, "demo", "--list")
