@@ -21,13 +21,14 @@ run: $(STAMP)
 	KENGASH_DEMO=1 $(BIN)/kengash demo
 	@echo ""
 	@echo "E-Kengash Live is starting on http://$(HOST):$(PORT)"
-	@echo "  Portal (no login):   http://$(HOST):$(PORT)/"
+	@echo "  Portal (no login):   http://$(HOST):$(PORT)/    (live sessions, decisions register)"
 	@echo "  Watch a session:     http://$(HOST):$(PORT)/watch/1"
 	@echo "  Chair console:       http://$(HOST):$(PORT)/chair    (log in as: chair)"
 	@echo "  Deputy tablet:       http://$(HOST):$(PORT)/deputy   (log in as: deputy02 ... deputy33)"
 	@echo "  Clerk (protocols):   http://$(HOST):$(PORT)/clerk    (log in as: secretary)"
 	@echo "  Also:                operator, admin"
 	@echo "  All demo logins:     $(BIN)/kengash demo --list"
+	@echo "  Check the ledger:    $(BIN)/kengash ledger verify http://$(HOST):$(PORT)"
 	@echo ""
 	KENGASH_DEMO=1 KENGASH_HOST=$(HOST) KENGASH_PORT=$(PORT) $(BIN)/kengash serve
 
