@@ -91,6 +91,7 @@ async def list_decisions(request: Request) -> JSONResponse:
     parameters:
       - {name: q, in: query, schema: {type: string, maxLength: 200}}
       - {name: council, in: query, schema: {type: integer, minimum: 1}}
+      - {name: session, in: query, schema: {type: integer, minimum: 1}}
       - {name: from, in: query, schema: {type: string, format: date}}
       - {name: to, in: query, schema: {type: string, format: date}}
       - {name: number, in: query, schema: {type: string, maxLength: 64}}
@@ -104,6 +105,7 @@ async def list_decisions(request: Request) -> JSONResponse:
     if len(q) > search.MAX_QUERY_CHARS:
         raise ApiError(400, "query_too_long", f"q: at most {search.MAX_QUERY_CHARS} characters")
     council = query_id(request, "council")
+    sitting = query_id(request, "session")
     start, end = _date(request, "from"), _date(request, "to")
     number = request.query_params.get("number")
     if number is not None and number != "" and not _NUMBER.fullmatch(number):
@@ -114,6 +116,8 @@ async def list_decisions(request: Request) -> JSONResponse:
     conditions: list[Any] = []
     if council is not None:
         conditions.append(models.Decision.council_id == council)
+    if sitting is not None:
+        conditions.append(models.Decision.session_id == sitting)
     if start is not None:
         conditions.append(models.Decision.adopted_on >= start)
     if end is not None:

@@ -18,7 +18,15 @@ export const minutesPdf = (sessionId, language = lang()) =>
   `/api/sessions/${sessionId}/minutes.pdf?lang=${encodeURIComponent(language)}`;
 
 /** The register's fields, as the API names them. */
-export const SEARCH_FIELDS = Object.freeze(["q", "council", "from", "to", "number", "page"]);
+export const SEARCH_FIELDS = Object.freeze([
+  "q",
+  "council",
+  "session",
+  "from",
+  "to",
+  "number",
+  "page",
+]);
 export const PER_PAGE = 20;
 
 /** One page of the register: {items, total, page, per_page}. Empty fields are left out. */
@@ -63,20 +71,13 @@ export function decisionOfEvent(detail) {
 const MAX_PAGES = 10;
 
 /**
- * The decisions of one sitting, oldest first: the register's decisions of the sitting's
- * council adopted on its date (a decision is dated by its sitting), those of this
- * sitting kept. `session` is the state's session section.
+ * The decisions of one sitting, oldest first. `session` is the state's session section.
  */
 export async function sessionDecisions(session) {
   const found = [];
   for (let page = 1; page <= MAX_PAGES; page += 1) {
-    const answer = await searchDecisions({
-      council: session.council_id,
-      from: session.date,
-      to: session.date,
-      page,
-    });
-    found.push(...answer.items.filter((d) => d.session?.id === session.id));
+    const answer = await searchDecisions({ session: session.id, page, per_page: 100 });
+    found.push(...answer.items);
     if (page * answer.per_page >= answer.total || !answer.items.length) break;
   }
   return found.map(briefDecision).sort((a, b) => a.id - b.id);

@@ -104,6 +104,9 @@ def test_filters_and_pages(module_server: Server, decisions: list[int]) -> None:
     url = f"{module_server.url}/api/decisions"
     in_2025 = httpx.get(url, params={"from": "2025-01-01", "to": "2025-12-31"}).json()
     assert [i["id"] for i in in_2025["items"]] == [decisions[1], decisions[0]]
+    sitting = httpx.get(url, params={"session": 1, "per_page": 100}).json()
+    assert set(decisions) <= {i["id"] for i in sitting["items"]}
+    assert httpx.get(url, params={"session": 999_999}).json()["total"] == 0
     exact = httpx.get(url, params={"number": "R-3/2026"}).json()
     assert [i["id"] for i in exact["items"]] == [decisions[2]]
     assert exact["items"][0]["council"]["name"] and exact["items"][0]["state"] == "adopted"
