@@ -23,12 +23,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from biometrics.matching import THRESHOLD
+from broadcast.resources import Resources
 from session_server import api, users_api
 from session_server.auth import oneid_routes
 from session_server.auth import routes as auth_routes
 from session_server.auth.oneid import client_from as oneid_client
 from session_server.auth.signins import SignIns
 from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
+from session_server.broadcasting import routes as whip_routes
+from session_server.broadcasting.ice import offer_host_addresses
+from session_server.broadcasting.ingest import Ingest, reporting_broadcast
 from session_server.db.engine import Database
 from session_server.db.migrate import is_current
 from session_server.decisions import routes as decision_routes
@@ -51,7 +55,7 @@ from session_server.live.timers import VoteTimers, closing_votes
 from session_server.logs import configure as configure_logs
 from session_server.middleware import CatchErrors, SecurityHeaders
 from session_server.rendering import Renderer
-from session_server.settings import Settings, ledger_signer
+from session_server.settings import Settings, ice_hosts, ledger_signer
 from session_server.signatures import demo_verifier, make_verifier
 from session_server.signatures.base import Lifecycle
 
@@ -114,6 +118,11 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     decision_verifier = verifier or demo_verifier(settings)
     hub.dispatcher.before("decision.sign", DecisionSigning(db, decision_verifier).prepare)
     renderer = Renderer()
+    # The broadcast: WHIP ingest, its on-air reports in the sitting's log.
+    offer_host_addresses(ice_hosts(settings))
+    ingest = Ingest(
+        Resources(max_viewers_per_address=20, max_viewers=2000), reporting_broadcast(hub.dispatcher)
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -141,6 +150,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
                 await verifier.stop()
             await faces.stop()
             await renderer.stop()
+            await ingest.close()
             await ledger.stop()
             await watch.stop()
             await progress.stop()
@@ -229,6 +239,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         *face_routes.routes,
         *decision_routes.routes,
         *ledger_routes.routes,
+        *whip_routes.routes,
         WebSocketRoute("/ws", websocket),
         *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
         Route("/watch/{session:digits}", page("watch.html"), include_in_schema=False),
@@ -253,4 +264,5 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     app.state.face_store = face_store
     app.state.ledger = ledger
     app.state.renderer = renderer
+    app.state.ingest = ingest
     return app

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # How often each process appends what the database owes the ledger (a process that
     # died between a commit and its entry); entries normally follow their commit at once.
     ledger_catch_up_seconds: float = Field(default=60.0, ge=1, le=3600)
+    # The broadcast (session_server/broadcasting/). The host addresses offered to WebRTC
+    # peers as ICE candidates, comma-separated; unset: every interface's but 127.0.0.1.
+    ice_hosts: str = ""
     # The site's address as citizens reach it, for links and QR codes on documents;
     # unset: the address each request came to.
     public_url: str = ""
@@ -155,6 +158,10 @@ class Settings(BaseSettings):
             path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
             path.chmod(0o600)
         return decode_key(path.read_text().strip(), str(path))
+
+
+def ice_hosts(settings: Settings) -> list[str]:
+    return [h.strip() for h in settings.ice_hosts.split(",") if h.strip()]
 
 
 def ledger_signer(settings: Settings) -> tlog.Signer:

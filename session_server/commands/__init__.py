@@ -1,6 +1,14 @@
 """Session commands. Importing this package registers every handler."""
 
-from session_server.commands import agenda, attendance, decisions, session, speakers, votes
+from session_server.commands import (
+    agenda,
+    attendance,
+    broadcast,
+    decisions,
+    session,
+    speakers,
+    votes,
+)
 from session_server.commands.base import REGISTRY, CommandError, CommandSpec
 
 __all__ = [
@@ -9,6 +17,7 @@ __all__ = [
     "CommandSpec",
     "agenda",
     "attendance",
+    "broadcast",
     "decisions",
     "session",
     "speakers",

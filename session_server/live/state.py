@@ -24,6 +24,7 @@ SECTIONS: tuple[str, ...] = (
     "speakers",
     "vote",  # the current or latest vote of the sitting
     "votes",  # every vote of the sitting, in short
+    "broadcast",  # on air or not: {live, source, since}
 )
 
 

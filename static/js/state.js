@@ -13,6 +13,7 @@ export const SECTIONS = Object.freeze([
   "speakers",
   "vote", // the current or latest vote of the sitting
   "votes", // every vote of the sitting, in short
+  "broadcast", // on air or not: {live, source, since}
 ]);
 
 export class OutOfOrder extends Error {

@@ -577,6 +577,7 @@ def sample_args(name: str, role: str, target: Target) -> dict[str, Any]:
         "decision.adopt": {"vote": target.vote},
         # Base64, but no signature: refused before the command runs, unless forbidden.
         "decision.sign": {"decision": target.decision or 1, "pkcs7": "MAA="},
+        "broadcast.report": {"live": False},
     }
     assert name in args, f"give the new command {name} sample arguments here"
     full = {"session": target.session, **args[name]}
@@ -765,6 +766,7 @@ def sample_url(path: str, world: World, user: int = 0) -> str:
         "/watch/": {"session": world.session1},
         "/decisions/": {"id": world.decision},
         "/ledger/entries/": {"index": 0},
+        "/whip/": {"session": world.session1, "resource": "not-a-publication"},
         "/static/": {"path": "js/state.js"},
     }
     for prefix, params in values.items():
@@ -793,6 +795,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     # DER of an empty SEQUENCE: base64, but no signature (refused before the command).
     ("POST", "/api/decisions/{id}/signature"): {"pkcs7": "MAA="},
     ("POST", "/api/decisions/{id}/signature/demo"): {},
+    ("POST", "/whip/{session}"): {},  # JSON, not SDP: refused before any WebRTC work
 }
 # What an allowed caller gets where it is not 200: neither E-IMZO nor One ID is set up in
 # this world (the same answer for every role: 404 before any argument is read), and a
@@ -810,6 +813,9 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("POST", "/api/auth/face"): 422,
     ("POST", "/api/decisions/{id}/signature"): 400,  # bad_pkcs7
     ("POST", "/api/decisions/{id}/signature/demo"): 409,  # already_signed
+    ("POST", "/whip/{session}"): 415,  # not application/sdp
+    ("DELETE", "/whip/{session}/{resource}"): 404,  # no such publication
+    ("OPTIONS", "/whip/{session}"): 204,
 }
 # These end the caller's sign-in: each call gets a token of its own.
 ENDS_THE_CALLERS_SIGN_IN = {("POST", "/api/auth/sign-out")}
@@ -831,7 +837,7 @@ async def test_every_endpoint_against_every_role_and_bad_token(world: World) -> 
             return str(answer.json()["token"])
 
         async def call(e: Endpoint, token: str | None, in_query: bool = False) -> httpx.Response:
-            bodiless = e.method in ("GET", "DELETE")
+            bodiless = e.method in ("GET", "DELETE", "OPTIONS")
             assert bodiless or (e.method, e.path) in BODIES, f"a body for {e.path}"
             url = httpx.URL(sample_url(e.path, world, user))
             query = dict(url.params) | ({"token": token} if token is not None and in_query else {})

@@ -42,6 +42,9 @@ def documented_http_codes() -> set[str]:
 
 CODES = documented_http_codes()
 
+# WHIP takes its offer as application/sdp: generated strings go as they are.
+schemathesis.serializer.alias("application/sdp", "text/plain")
+
 
 def check(case: Case[Any], response: Any) -> None:
     where = f"{case.method} {case.formatted_path} {case.query} {case.body!r}"

@@ -1,0 +1,162 @@
+"""WHIP ingest on the real server: an aiortc publisher sends the test clip (real H.264
+and AAC), the server takes it, every screen sees the broadcast go on and off air; the
+refusals come with their status and code and leave nothing behind."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.contrib.media import MediaPlayer
+
+from session_server.broadcasting.ice import offer_host_addresses
+from tests.conftest import ROOT, Server, seed_demo, server_env, skip_or_fail, start_server
+from tests.wsclient import LiveClient
+
+CLIP = ROOT.parent / "shared" / "media" / "short_hamilton_clip.mp4"
+
+
+@pytest.fixture(scope="module")
+def whip_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The demo server on SQLite offering 127.0.0.1 as its ICE host (aioice leaves
+    loopback out otherwise); this test process's peers offer it too."""
+    offer_host_addresses(["127.0.0.1"])
+    tmp = tmp_path_factory.mktemp("whip")
+    url = f"sqlite+aiosqlite:///{tmp / 'kengash.db'}"
+    seed_demo(url)
+    server = start_server(server_env(url, tmp, KENGASH_ICE_HOSTS="127.0.0.1"), tmp / "server.log")
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+@pytest.fixture(scope="module")
+def clip() -> Path:
+    if not CLIP.exists():
+        skip_or_fail(f"the test clip {CLIP} is not there (CI keeps it beside the project)")
+    return CLIP
+
+
+async def offer_of(clip: Path) -> tuple[RTCPeerConnection, str]:
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    player = MediaPlayer(str(clip))
+    assert player.video is not None and player.audio is not None
+    pc.addTransceiver(player.video, direction="sendonly")
+    pc.addTransceiver(player.audio, direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    return pc, pc.localDescription.sdp
+
+
+async def frames_received(http: httpx.AsyncClient) -> float:
+    metrics = (await http.get("/metrics")).text
+    return sum(
+        float(line.split()[-1])
+        for line in metrics.splitlines()
+        if line.startswith('kengash_broadcast_frames_total{kind="video"}')
+    )
+
+
+async def until_live(viewer: LiveClient, live: bool) -> dict[str, object]:
+    async with asyncio.timeout(15):
+        while True:
+            for frame in viewer.events:
+                event = frame["event"]
+                if event["kind"] == "broadcast.changed" and event["live"] is live:
+                    return event  # type: ignore[no-any-return]
+            await viewer.recv()
+
+
+async def test_a_publisher_goes_on_air_and_off(whip_server: Server, clip: Path) -> None:
+    viewer = await LiveClient.open(whip_server.ws_url)
+    await viewer.subscribe(1)
+    operator = {"Authorization": f"Bearer {whip_server.token('operator')}"}
+    async with httpx.AsyncClient(base_url=whip_server.url) as http:
+        before = await frames_received(http)
+        pc, offer = await offer_of(clip)
+        answer = await http.post(
+            "/whip/1", content=offer, headers={**operator, "Content-Type": "application/sdp"}
+        )
+        assert answer.status_code == 201, answer.text
+        assert answer.headers["content-type"].startswith("application/sdp")
+        location = answer.headers["location"]
+        assert location.startswith("/whip/1/")
+        await pc.setRemoteDescription(RTCSessionDescription(answer.text, "answer"))
+        on_air = await until_live(viewer, True)
+        assert on_air["broadcast"] == {"live": True, "source": "whip", "since": on_air["at"]}
+        for _ in range(75):  # the clip's frames arrive, decoded, at the server
+            if await frames_received(http) >= before + 30:
+                break
+            await asyncio.sleep(0.2)
+        assert await frames_received(http) >= before + 30
+        # A second publisher for the same sitting is refused while the first is live.
+        pc2, offer2 = await offer_of(clip)
+        chair = {"Authorization": f"Bearer {whip_server.token('chair')}"}
+        busy = await http.post(
+            "/whip/1", content=offer2, headers={**chair, "Content-Type": "application/sdp"}
+        )
+        assert (busy.status_code, busy.json()["error"]["code"]) == (409, "busy")
+        await pc2.close()
+        # Only its publisher ends it.
+        refused = await http.delete(location, headers=chair)
+        assert (refused.status_code, refused.json()["error"]["code"]) == (403, "forbidden")
+        assert (await http.delete(location, headers=operator)).status_code == 200
+        await until_live(viewer, False)
+        assert (await http.delete(location, headers=operator)).status_code == 404
+        await pc.close()
+    await viewer.close()
+
+
+@pytest.mark.parametrize(
+    ("token", "kind", "body", "status", "code"),
+    [
+        (None, "application/sdp", "OFFER", 403, "forbidden"),
+        ("deputy05", "application/sdp", "OFFER", 403, "forbidden"),
+        ("operator", "application/json", "OFFER", 415, "unsupported_media_type"),
+        ("operator", "application/sdp", "v=0\r\nthis is not sdp\r\n", 400, "bad_sdp"),
+        ("operator", "application/sdp", "AUDIO", 422, "no_video"),
+    ],
+)
+async def test_refusals(
+    whip_server: Server, clip: Path, token: str | None, kind: str, body: str, status: int, code: str
+) -> None:
+    pc, offer = await offer_of(clip)
+    if body == "OFFER":
+        body = offer
+    elif body == "AUDIO":
+        audio_only = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        audio_only.addTransceiver("audio", direction="sendonly")
+        await audio_only.setLocalDescription(await audio_only.createOffer())
+        body = audio_only.localDescription.sdp
+        await audio_only.close()
+    headers = {"Content-Type": kind}
+    if token:
+        headers["Authorization"] = f"Bearer {whip_server.token(token)}"
+    async with httpx.AsyncClient(base_url=whip_server.url) as http:
+        answer = await http.post("/whip/1", content=body, headers=headers)
+        assert (answer.status_code, answer.json()["error"]["code"]) == (status, code), answer.text
+        # Nothing left behind: a good publisher is taken right after.
+        good = await http.post(
+            "/whip/1",
+            content=offer,
+            headers={
+                "Authorization": f"Bearer {whip_server.token('operator')}",
+                "Content-Type": "application/sdp",
+            },
+        )
+        assert good.status_code == 201, good.text
+        operator = {"Authorization": f"Bearer {whip_server.token('operator')}"}
+        assert (await http.delete(good.headers["location"], headers=operator)).status_code == 200
+    await pc.close()
+
+
+async def test_options_says_what_is_accepted(whip_server: Server) -> None:
+    async with httpx.AsyncClient(base_url=whip_server.url) as http:
+        answer = await http.options("/whip/1")
+    assert answer.status_code == 204
+    assert answer.headers["accept-post"] == "application/sdp"
+    assert "POST" in answer.headers["access-control-allow-methods"]
