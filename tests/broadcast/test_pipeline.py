@@ -514,8 +514,11 @@ def test_reconnect_announced_by_the_server(
     assert run.pipeline.stats.jumps == 1 and run.recorders[0].breaks == 1
     video = run.recorders[0].video
     keys = [i for i, p in enumerate(video) if p.is_keyframe]
-    forced = next(i for i, p in enumerate(video) if p.pts and p.pts * Fraction(1, 30) >= 2.5)
-    assert forced in keys and keys[keys.index(forced) - 1] < forced
+    forced = keys[2]  # after the regular ones at 0 and 30, off the grid
+    assert keys == [0, 30, forced, forced + 30] and forced % 30
+    assert float((video[forced].pts or 0) * SETTINGS.video_time_base) == pytest.approx(
+        2.5, abs=0.07
+    )
     recording = parse((run.folder / RECORDING_PLAYLIST).read_text())
     assert [s.discontinuity for s in recording.segments].count(True) == 1
     for s in segments_of(run):
