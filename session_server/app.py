@@ -33,6 +33,7 @@ from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
 from session_server.broadcasting import routes as whip_routes
 from session_server.broadcasting.ice import offer_host_addresses
 from session_server.broadcasting.ingest import Ingest, reporting_broadcast
+from session_server.broadcasting.recording import Recordings
 from session_server.db.engine import Database
 from session_server.db.migrate import is_current
 from session_server.decisions import routes as decision_routes
@@ -55,7 +56,7 @@ from session_server.live.timers import VoteTimers, closing_votes
 from session_server.logs import configure as configure_logs
 from session_server.middleware import CatchErrors, SecurityHeaders
 from session_server.rendering import Renderer
-from session_server.settings import Settings, ice_hosts, ledger_signer
+from session_server.settings import Settings, hls_dir, ice_hosts, ledger_signer
 from session_server.signatures import demo_verifier, make_verifier
 from session_server.signatures.base import Lifecycle
 
@@ -120,9 +121,10 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     renderer = Renderer()
     # The broadcast: WHIP ingest, its on-air reports in the sitting's log.
     offer_host_addresses(ice_hosts(settings))
-    ingest = Ingest(
-        Resources(max_viewers_per_address=20, max_viewers=2000), reporting_broadcast(hub.dispatcher)
-    )
+    recordings = Recordings(hls_dir(settings))
+    hub.react(recordings.reaction)
+    resources = Resources(max_viewers_per_address=20, max_viewers=2000)
+    ingest = Ingest(resources, reporting_broadcast(hub.dispatcher), recordings.sink)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
             await faces.stop()
             await renderer.stop()
             await ingest.close()
+            recordings.stop()
             await ledger.stop()
             await watch.stop()
             await progress.stop()
@@ -265,4 +268,5 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     app.state.ledger = ledger
     app.state.renderer = renderer
     app.state.ingest = ingest
+    app.state.recordings = recordings
     return app

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # The broadcast (session_server/broadcasting/). The host addresses offered to WebRTC
     # peers as ICE candidates, comma-separated; unset: every interface's but 127.0.0.1.
     ice_hosts: str = ""
+    # Where each sitting's HLS segments and playlists are written (one folder a sitting):
+    # served at /hls/{session}/, and kept as its recording.
+    hls_dir: Path | None = None
     # The site's address as citizens reach it, for links and QR codes on documents;
     # unset: the address each request came to.
     public_url: str = ""
@@ -158,6 +161,10 @@ class Settings(BaseSettings):
             path.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
             path.chmod(0o600)
         return decode_key(path.read_text().strip(), str(path))
+
+
+def hls_dir(settings: Settings) -> Path:
+    return settings.hls_dir or settings.var_dir / "hls"
 
 
 def ice_hosts(settings: Settings) -> list[str]:

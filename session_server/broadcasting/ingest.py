@@ -17,15 +17,12 @@ from typing import Any, Protocol
 import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
-from prometheus_client import Counter
 
 from broadcast.resources import Resource, Resources
 from session_server.auth.tokens import SYSTEM
 from session_server.commands.dispatcher import Dispatcher
 
 log = structlog.get_logger(__name__)
-
-FRAMES = Counter("kengash_broadcast_frames_total", "Frames received from publishers", ["kind"])
 
 # (session, live) -> logs broadcast.report
 Report = Callable[[int, bool], Awaitable[None]]
@@ -55,16 +52,6 @@ class Sink(Protocol):
     def close(self) -> None: ...
 
 
-class CountingSink:
-    """Frames counted, nothing else: until the encoder takes them."""
-
-    def frame(self, kind: str, frame: Any) -> None:
-        FRAMES.labels(kind).inc()
-
-    def close(self) -> None:
-        pass
-
-
 @dataclass
 class Publisher:
     resource: Resource
@@ -80,7 +67,7 @@ class Ingest:
         self,
         resources: Resources,
         report: Report,
-        make_sink: Callable[[int], Sink] = lambda session: CountingSink(),
+        make_sink: Callable[[int], Sink],
     ) -> None:
         self.resources = resources
         self._report = report

@@ -6,14 +6,17 @@ after `---` is its OpenAPI description."""
 
 from __future__ import annotations
 
+import re
+
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from broadcast.resources import ResourceError
 from broadcast.sdp import MAX_OFFER_BYTES, SdpError, inspect_offer
 from session_server.auth.tokens import Actor
 from session_server.broadcasting.ingest import Ingest
+from session_server.broadcasting.recording import Recordings
 from session_server.db import models
 from session_server.db.engine import Database
 from session_server.http import ApiError, caller, path_id, read_body
@@ -141,8 +144,43 @@ async def options(request: Request) -> Response:
     )
 
 
+_HLS_FILE = re.compile(r"(index|recording)\.m3u8|seg-[0-9]{6}\.ts")
+_PLAYLIST = "application/vnd.apple.mpegurl"
+
+
+async def hls(request: Request) -> Response:
+    """
+    ---
+    summary: A sitting's HLS (RFC 8216) - the live playlist, the recording, the segments
+    parameters:
+      - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
+      - {name: name, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: "index.m3u8 (live), recording.m3u8, seg-NNNNNN.ts (video/mp2t)"}
+      404: {description: "not_live: nothing was broadcast yet; not_found"}
+    """
+    session_id = path_id(request, "session", "session")
+    name = request.path_params["name"]
+    if not _HLS_FILE.fullmatch(name):
+        raise ApiError(404, "not_found", "no such file")
+    recordings: Recordings = request.app.state.recordings
+    path = recordings.folder / str(session_id) / name
+    if not path.is_file():
+        if name.endswith(".m3u8"):
+            raise ApiError(404, "not_live", "this sitting has not been broadcast yet")
+        raise ApiError(404, "not_found", "no such segment")
+    if name.endswith(".ts"):
+        # A segment never changes: a CDN keeps it.
+        headers = {"Cache-Control": "public, max-age=31536000, immutable"}
+        return FileResponse(path, media_type="video/mp2t", headers={**headers, **_CORS})
+    # A playlist changes every segment: a CDN may keep it for a second at most.
+    headers = {"Cache-Control": "public, max-age=1"}
+    return FileResponse(path, media_type=_PLAYLIST, headers={**headers, **_CORS})
+
+
 routes = [
     Route("/whip/{session:digits}", publish, methods=["POST"]),
     Route("/whip/{session:digits}", options, methods=["OPTIONS"]),
     Route("/whip/{session:digits}/{resource}", stop, methods=["DELETE"]),
+    Route("/hls/{session:digits}/{name}", hls, methods=["GET"]),
 ]

@@ -767,6 +767,7 @@ def sample_url(path: str, world: World, user: int = 0) -> str:
         "/decisions/": {"id": world.decision},
         "/ledger/entries/": {"index": 0},
         "/whip/": {"session": world.session1, "resource": "not-a-publication"},
+        "/hls/": {"session": world.session1, "name": "index.m3u8"},
         "/static/": {"path": "js/state.js"},
     }
     for prefix, params in values.items():
@@ -816,6 +817,7 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("POST", "/whip/{session}"): 415,  # not application/sdp
     ("DELETE", "/whip/{session}/{resource}"): 404,  # no such publication
     ("OPTIONS", "/whip/{session}"): 204,
+    ("GET", "/hls/{session}/{name}"): 404,  # not_live: nothing broadcast in this world
 }
 # These end the caller's sign-in: each call gets a token of its own.
 ENDS_THE_CALLERS_SIGN_IN = {("POST", "/api/auth/sign-out")}

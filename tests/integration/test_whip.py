@@ -5,14 +5,18 @@ refusals come with their status and code and leave nothing behind."""
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
+import av
 import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
+from av.container import InputContainer
 
+from broadcast import hls
 from session_server.broadcasting.ice import offer_host_addresses
 from tests.conftest import ROOT, Server, seed_demo, server_env, skip_or_fail, start_server
 from tests.wsclient import LiveClient
@@ -93,6 +97,26 @@ async def test_a_publisher_goes_on_air_and_off(whip_server: Server, clip: Path) 
                 break
             await asyncio.sleep(0.2)
         assert await frames_received(http) >= before + 30
+        # Encoded once and recorded as HLS while it comes: segments a player can read.
+        playlist = None
+        for _ in range(75):
+            live = await http.get("/hls/1/index.m3u8")
+            if live.status_code == 200 and len(hls.parse(live.text).segments) >= 2:
+                playlist = hls.parse(live.text)
+                break
+            await asyncio.sleep(0.2)
+        assert playlist is not None, "no HLS segments within 15 s"
+        assert live.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+        first = await http.get(f"/hls/1/{playlist.segments[0].uri}")
+        assert first.headers["content-type"] == "video/mp2t"
+        with av.open(io.BytesIO(first.content), format="mpegts") as segment:
+            assert isinstance(segment, InputContainer)
+            kinds = sorted(stream.type for stream in segment.streams)
+            assert kinds == ["audio", "video"]
+            video = segment.streams.video[0]
+            assert video.codec_context.name == "h264"
+            frames = list(segment.decode(video=0))
+            assert frames and frames[0].key_frame
         # A second publisher for the same sitting is refused while the first is live.
         pc2, offer2 = await offer_of(clip)
         chair = {"Authorization": f"Bearer {whip_server.token('chair')}"}
@@ -154,9 +178,45 @@ async def test_refusals(
     await pc.close()
 
 
+async def test_hls_refusals(whip_server: Server) -> None:
+    async with httpx.AsyncClient(base_url=whip_server.url) as http:
+        missing = await http.get("/hls/999/index.m3u8")
+        assert (missing.status_code, missing.json()["error"]["code"]) == (404, "not_live")
+        for name in ("seg-999999.ts", "..%2F..%2Fkengash.db", "index.m3u8.bak", "x.ts"):
+            answer = await http.get(f"/hls/1/{name}")
+            assert answer.status_code == 404, name
+
+
 async def test_options_says_what_is_accepted(whip_server: Server) -> None:
     async with httpx.AsyncClient(base_url=whip_server.url) as http:
         answer = await http.options("/whip/1")
     assert answer.status_code == 204
     assert answer.headers["accept-post"] == "application/sdp"
     assert "POST" in answer.headers["access-control-allow-methods"]
+
+
+async def test_the_recording_ends_when_the_sitting_closes(whip_server: Server, clip: Path) -> None:
+    """Last in this module: it closes the sitting."""
+    chair = await LiveClient.open(whip_server.ws_url, whip_server.token("chair"))
+    await chair.subscribe(1)
+    for name in ("session.open", "session.close"):
+        answer = await chair.command(name, {"session": 1})
+        assert answer["type"] == "ack", answer
+    await chair.close()
+    async with httpx.AsyncClient(base_url=whip_server.url) as http:
+        for _ in range(50):
+            recording = await http.get("/hls/1/recording.m3u8")
+            if "#EXT-X-ENDLIST" in recording.text:
+                break
+            await asyncio.sleep(0.2)
+        parsed = hls.parse(recording.text)
+        assert parsed.ended and len(parsed.segments) >= 2
+        total = sum(segment.duration for segment in parsed.segments)
+        assert total > 2
+        pc, offer = await offer_of(clip)
+        operator = {"Authorization": f"Bearer {whip_server.token('operator')}"}
+        closed = await http.post(
+            "/whip/1", content=offer, headers={**operator, "Content-Type": "application/sdp"}
+        )
+        assert (closed.status_code, closed.json()["error"]["code"]) == (409, "session_closed")
+        await pc.close()
