@@ -10,7 +10,7 @@ from typing import Any
 
 from session_server.db import models
 from session_server.db.models import iso
-from session_server.minutes import rule_text
+from session_server.minutes import choice_label, rule_text
 from session_server.published import pairs
 from session_server.spreadsheet import SafeWriter
 
@@ -34,9 +34,22 @@ def _candidate_names(vote: models.Vote) -> dict[str, str]:
 
 def _label(choice: str | list[str], names: dict[str, str]) -> str:
     """A published choice: an option, or the candidates chosen (none: a blank ballot)."""
-    if isinstance(choice, str):
-        return choice
-    return "; ".join(names.get(c, c) for c in choice) or "blank"
+    return choice_label(choice, names)
+
+
+def named_choices(r: VoteRecord) -> list[tuple[models.Deputy, str]]:
+    """Every deputy of the roster with their choice in a named vote, or `not voting`
+    (eligible, no ballot) or `absent`; empty for a vote without named ballots."""
+    v = r.vote
+    if not v.ballots or "named" not in v.ballots:
+        return []
+    names = _candidate_names(v)
+    chosen = {deputy: _label(choice, names) for deputy, choice in pairs(v.ballots["named"])}
+    not_voted = set((v.outcome or {}).get("not_voted", []))
+    return [
+        (d, chosen.get(d.id) or ("not voting" if str(d.id) in not_voted else "absent"))
+        for d in r.deputies
+    ]
 
 
 def vote_json(r: VoteRecord) -> dict[str, Any]:
@@ -98,14 +111,9 @@ def popolo(r: VoteRecord) -> dict[str, Any]:
         "face_check": v.face_check,
     }
     if v.ballots and "named" in v.ballots:
-        chosen = {deputy: _label(choice, names) for deputy, choice in pairs(v.ballots["named"])}
         event["votes"] = [
-            {
-                "voter": {"id": f"deputy-{d.id}", "name": d.full_name},
-                "option": chosen.get(d.id)
-                or ("not voting" if str(d.id) in outcome.get("not_voted", []) else "absent"),
-            }
-            for d in r.deputies
+            {"voter": {"id": f"deputy-{d.id}", "name": d.full_name}, "option": choice}
+            for d, choice in named_choices(r)
         ]
     elif v.ballots and "receipts" in v.ballots:
         event["receipts"] = [
@@ -121,16 +129,9 @@ def protocol_document(r: VoteRecord, url: str | None) -> dict[str, Any]:
     names = _candidate_names(v)
     named = receipts = None
     if v.ballots and "named" in v.ballots:
-        chosen = {deputy: _label(choice, names) for deputy, choice in pairs(v.ballots["named"])}
-        not_voted = set(outcome.get("not_voted", []))
         named = [
-            {
-                "seat": d.seat_no,
-                "deputy": d.full_name,
-                "choice": chosen.get(d.id)
-                or ("not voting" if str(d.id) in not_voted else "absent"),
-            }
-            for d in r.deputies
+            {"seat": d.seat_no, "deputy": d.full_name, "choice": choice}
+            for d, choice in named_choices(r)
         ]
     elif v.ballots and "receipts" in v.ballots:
         receipts = [
@@ -202,17 +203,9 @@ def protocol_csv(r: VoteRecord) -> str:
         w.writerow([names.get(option, option), value])
     w.writerow([])
     if v.ballots and "named" in v.ballots:
-        chosen = {deputy: _label(choice, names) for deputy, choice in pairs(v.ballots["named"])}
         w.writerow(["seat", "deputy", "choice"])
-        for d in r.deputies:
-            not_voted = str(d.id) in outcome.get("not_voted", [])
-            w.writerow(
-                [
-                    d.seat_no,
-                    d.full_name,
-                    chosen.get(d.id) or ("not voting" if not_voted else "absent"),
-                ]
-            )
+        for d, choice in named_choices(r):
+            w.writerow([d.seat_no, d.full_name, choice])
     elif v.ballots and "receipts" in v.ballots:
         w.writerow(["receipt", "choice"])
         for receipt, choice in pairs(v.ballots["receipts"]):

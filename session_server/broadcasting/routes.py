@@ -91,10 +91,9 @@ async def publish(request: Request) -> Response:
         raise ApiError(415, "unsupported_media_type", f"send the offer as {SDP}")
     body = await read_body(request, limit=MAX_OFFER_BYTES)
     try:
-        offer = inspect_offer(body, role="publish")
+        inspect_offer(body, role="publish")  # checked here; aiortc reads the text itself
     except SdpError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
-    del offer  # checked; aiortc reads the text itself
     try:
         resource, answer = await _ingest(request).publish(session_id, actor.key, body.decode())
     except ResourceError as exc:
