@@ -16,6 +16,9 @@ from session_server.ledger.entries import b64
 from session_server.ledger.log import LedgerLog
 
 _COUNT = re.compile(r"0|[1-9][0-9]{0,18}")
+# The largest index a database integer holds: nineteen digits go past it, and no log
+# will ever be that long.
+_LARGEST = 2**63 - 1
 # Checkpoints change with every append; entries and proofs for a given size never do.
 _FRESH = {"Cache-Control": "no-cache"}
 _FOREVER = {"Cache-Control": "public, max-age=31536000, immutable"}
@@ -32,6 +35,8 @@ def _count(request: Request, name: str) -> int:
         raise ApiError(400, "bad_query", f"{name} is required")
     if not _COUNT.fullmatch(raw):
         raise ApiError(400, "bad_query", f"{name} must be a whole number, 0 or more")
+    if int(raw) > _LARGEST:
+        raise ApiError(400, "out_of_range", f"{name} is beyond any log")
     return int(raw)
 
 
@@ -73,7 +78,8 @@ async def entry(request: Request) -> Response:
       404: {description: no entry at that index}
     """
     raw = request.path_params["index"]
-    found = await _ledger(request).entry(int(raw)) if _COUNT.fullmatch(raw) else None
+    index = int(raw) if _COUNT.fullmatch(raw) else None
+    found = await _ledger(request).entry(index) if index is not None and index <= _LARGEST else None
     if found is None:
         shown = raw if len(raw) <= 20 else f"{raw[:20]}…"
         raise ApiError(404, "not_found", f"the ledger has no entry {shown}")
