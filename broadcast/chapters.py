@@ -226,3 +226,78 @@ def webvtt(chapters: Iterable[Chapter], origin: datetime, until: datetime | None
 def dateranges(chapters: Iterable[Chapter]) -> list[hls.DateRange]:
     """The chapters as HLS date ranges (CLASS kengash.chapter.<kind>)."""
     return [hls.DateRange(c.id, c.start, c.end, c.title, c.kind) for c in chapters]
+
+
+# Events that start or end a chapter; any event may end speeches (`speeches_ended`).
+CHAPTER_KINDS = frozenset(
+    {
+        "agenda.item_started",
+        "speakers.changed",
+        "vote.opened",
+        "vote.closed",
+        "vote.cancelled",
+        "session.closed",
+    }
+)
+
+
+def marks_chapters(event: Mapping[str, Any]) -> bool:
+    """Whether a logged event starts or ends a chapter (what `chapters` reads)."""
+    return event.get("kind") in CHAPTER_KINDS or bool(event.get("speeches_ended"))
+
+
+def from_dateranges(marks: Iterable[hls.DateRange]) -> list[Chapter]:
+    """The chapter marks of a recording read back, as chapters, ordered by start."""
+    chapters = [
+        Chapter(m.id, m.kind, m.title, m.start, m.end)
+        for m in marks
+        if m.kind in (ITEM, SPEAKER, VOTE)
+    ]
+    return sorted(chapters, key=lambda c: (c.start, c.id))
+
+
+def media_offset(playlist: hls.ParsedPlaylist, moment: datetime) -> timedelta:
+    """Where a wall-clock moment falls in the recording as a player plays it. Between
+    discontinuities the media runs with the wall clock from the stretch's first program
+    date time (for a recording without a break: the moment less the first segment's
+    PDT); a gap between stretches (the publisher away, the server restarted) takes no
+    media time, so a moment in it falls at the next stretch's start. Before the first
+    segment: 0; after the last: the end."""
+    played = timedelta()
+    stretches: list[tuple[datetime | None, timedelta]] = []  # (first PDT, length)
+    for segment in playlist.segments:
+        length = timedelta(seconds=segment.duration)
+        if not stretches or segment.discontinuity:
+            stretches.append((segment.program_date_time, length))
+        else:
+            start, so_far = stretches[-1]
+            stretches[-1] = (start, so_far + length)
+    for start, length in stretches:
+        if start is not None:
+            if moment < start:
+                return played
+            if moment < start + length:
+                return played + (moment - start)
+        played += length
+    return played
+
+
+def recording_webvtt(playlist: hls.ParsedPlaylist) -> str | None:
+    """The WebVTT chapters of a recording's playlist, timed as it plays: from its first
+    segment's program date time, the gaps between segments left out (`media_offset`),
+    nothing past its end (a chapter still open runs to there). None while it has no
+    segment to time anything by."""
+    if not playlist.segments or any(s.program_date_time is None for s in playlist.segments):
+        return None
+    origin = playlist.segments[0].program_date_time
+    assert origin is not None
+    until = origin + sum((timedelta(seconds=s.duration) for s in playlist.segments), timedelta())
+
+    def at(moment: datetime) -> datetime:
+        return origin + media_offset(playlist, moment)
+
+    timed = [
+        replace(c, start=at(c.start), end=None if c.end is None else at(c.end))
+        for c in from_dateranges(playlist.dateranges)
+    ]
+    return webvtt(timed, origin, until)

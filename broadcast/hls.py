@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -191,6 +192,24 @@ class MediaPlaylist:
                 raise ValueError(f"date range {id!r} already ended at {format_date(mark.end)}")
             return
         self.marks[id] = replace(mark, end=end)
+
+    def chart(self, marks: Iterable[DateRange]) -> bool:
+        """Bring the chapter marks up to `marks` (the chapters as the log now tells
+        them): a new ID is marked, an open mark that now has an end is ended. A mark
+        already there is never changed otherwise (§4.3.2.7), so charting the same
+        chapters again, or chapters rebuilt after a restart, changes nothing. Whether
+        anything changed."""
+        self._refuse_after_end("chart chapter marks")
+        changed = False
+        for mark in marks:
+            known = self.marks.get(mark.id)
+            if known is None:
+                self.marks[mark.id] = mark
+                changed = True
+            elif known.end is None and mark.end is not None:
+                self.marks[mark.id] = replace(known, end=max(mark.end, known.start))
+                changed = True
+        return changed
 
     def end(self) -> None:
         """The broadcast is over: ENDLIST from now on. Marks still open end where the
@@ -472,3 +491,27 @@ def _parse_daterange(value: str) -> DateRange:
         title=attributes.get("X-TITLE", ""),
         kind=kind[len(CHAPTER_CLASS) :],
     )
+
+
+# -- carrying on ----------------------------------------------------------------------
+
+
+def resumed(parsed: ParsedPlaylist, target_duration: int | None = None) -> MediaPlaylist:
+    """The model of a recording read back (after a server restart), ready to be
+    carried on: its segments in order, its chapter marks as they were, ENDLIST if it
+    had one. Only a recording can be carried on: it starts at media sequence 0 and every
+    segment has its EXT-X-PROGRAM-DATE-TIME (what `recording_text` writes), or the
+    numbering and the chapters' times would be guesses. `target_duration`, if given,
+    must hold every segment already there (a live playlist's must not shrink)."""
+    if parsed.media_sequence != 0 or parsed.discontinuity_sequence != 0:
+        raise ValueError("not a whole recording: it does not start at media sequence 0")
+    target = None if target_duration is None else max(target_duration, parsed.target_duration)
+    playlist = MediaPlaylist(target_duration=target)
+    for s in parsed.segments:
+        if s.program_date_time is None:
+            raise ValueError(f"segment {s.uri!r} has no EXT-X-PROGRAM-DATE-TIME")
+        playlist.add(Segment(s.uri, s.duration, s.program_date_time, s.discontinuity))
+    for mark in parsed.dateranges:
+        playlist.mark(mark)
+    playlist.ended = parsed.ended
+    return playlist

@@ -85,6 +85,10 @@ class Resources:
         s = self._sittings.get(session)
         return s.publisher if s is not None else None
 
+    def sessions(self) -> list[str]:
+        """The sittings with a publisher or viewers."""
+        return list(self._sittings)
+
     def get(self, resource_id: str) -> Resource | None:
         return self._by_id.get(resource_id)
 

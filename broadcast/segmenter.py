@@ -20,6 +20,15 @@ Every segment's EXT-X-PROGRAM-DATE-TIME is the clock's time when its first frame
 keyframe) came out of the encoder. Playlists are replaced atomically (a temp file, then
 os.replace), so a player or the CDN never reads half a playlist.
 
+A recording outlives the server: a Segmenter opened on a folder whose recording.m3u8
+has no ENDLIST carries it on (the server was restarted mid-broadcast). The segments
+and chapter marks there are kept, numbering goes on after the highest segment there is
+(a file the playlist never got, the one being written when the server died, included:
+a segment is never overwritten, a CDN may have it), and the first new segment is marked
+EXT-X-DISCONTINUITY (new encoder, new timestamps). `end_recording` gives such a
+recording its ENDLIST when nobody carries it on (the sitting closed while the server
+was down).
+
 Synchronous, like the pipeline: subscribe `video`, `audio` and `discontinuity` to it."""
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -38,7 +48,7 @@ import av
 from av.container import OutputContainer
 from av.stream import Stream
 
-from broadcast.hls import DateRange, MediaPlaylist, Segment
+from broadcast.hls import DateRange, MediaPlaylist, Segment, parse, resumed
 from broadcast.pipeline import AUDIO_RATE, Encoder, Packet
 
 log = logging.getLogger(__name__)
@@ -56,8 +66,63 @@ _CHANNELS = 2
 Kind = Literal["video", "audio"]
 
 
+_SEGMENT = re.compile(r"seg-([0-9]{6,})\.ts")
+
+
 def segment_name(n: int) -> str:
     return f"seg-{n:06d}.ts"
+
+
+def segment_number(name: str) -> int | None:
+    """The number in a segment's file name; None for any other name."""
+    match = _SEGMENT.fullmatch(name)
+    return int(match.group(1)) if match else None
+
+
+def next_segment_number(playlist: MediaPlaylist, names: Iterable[str]) -> int:
+    """The number the next segment gets: after every segment the playlist lists and
+    every segment file there is, so none is ever written twice."""
+    numbers = [segment_number(s.uri) for s in playlist.segments]
+    numbers += [segment_number(name) for name in names]
+    return max((n for n in numbers if n is not None), default=-1) + 1
+
+
+def carried_on(folder: Path, target_duration: int) -> MediaPlaylist:
+    """The recording in `folder` to carry on, or a new one. ValueError if it has ended
+    (the sitting's recording is final). A playlist that cannot be read (not ours) is
+    moved aside, never written over, and a new recording begins after its segments."""
+    path = folder / RECORDING_PLAYLIST
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return MediaPlaylist(target_duration=target_duration)
+    try:
+        playlist = resumed(parse(text), target_duration)
+    except ValueError as exc:
+        aside = path.with_name(f"{path.name}.unreadable-{os.getpid()}-{len(text)}")
+        log.warning("recording playlist %s unreadable (%s): moved to %s", path, exc, aside.name)
+        os.replace(path, aside)
+        return MediaPlaylist(target_duration=target_duration)
+    if playlist.ended:
+        raise ValueError(f"the recording in {folder} has ended (EXT-X-ENDLIST)")
+    return playlist
+
+
+def end_recording(folder: Path, marks: Iterable[DateRange] = (), window_segments: int = 6) -> bool:
+    """Give a recording left without ENDLIST (its server went down, and the sitting
+    closed before anyone published again) its final chapter marks and its ENDLIST.
+    Whether there was one to end."""
+    path = folder / RECORDING_PLAYLIST
+    if not path.is_file():
+        return False
+    playlist = resumed(parse(path.read_text(encoding="utf-8")))
+    if playlist.ended:
+        return False
+    playlist.chart(marks)
+    playlist.end()
+    write_atomically(folder / LIVE_PLAYLIST, playlist.live_text(window_segments))
+    write_atomically(path, playlist.recording_text())
+    return True
 
 
 def adts_header(payload: int, rate: int = AUDIO_RATE, channels: int = _CHANNELS) -> bytes:
@@ -125,15 +190,18 @@ class Segmenter:
         folder.mkdir(parents=True, exist_ok=True)
         # Fixed: a live playlist's target duration must not change (RFC 8216 §6.2.1);
         # keyframes come every segment_seconds, so no segment is longer.
-        self.playlist = MediaPlaylist(target_duration=max(1, math.ceil(settings.segment_seconds)))
+        self.playlist = carried_on(folder, max(1, math.ceil(settings.segment_seconds)))
         self._open: _Open | None = None
         self._held: list[tuple[Kind, Packet]] = []
         self._cut_at: Fraction | None = None  # the held keyframe's time
         self._cut_clock: datetime | None = None
         self._cut_discontinuity = False
         self._last_audio: Fraction | None = None
-        self._discontinuity = False
-        self._next_number = 0
+        # Carrying a recording on: new encoder, new timestamps, so a break first.
+        self._discontinuity = bool(self.playlist.segments)
+        self._next_number = next_segment_number(
+            self.playlist, (path.name for path in folder.glob("seg-*.ts"))
+        )
         self._finished = False
 
     # -- what the pipeline hands over ---------------------------------------------
@@ -181,6 +249,12 @@ class Segmenter:
     def end_mark(self, id: str, end: datetime) -> None:
         self.playlist.end_mark(id, end)
         self._write_playlists()
+
+    def chart(self, marks: Iterable[DateRange]) -> None:
+        """The chapter marks as the sitting's log now tells them (MediaPlaylist.chart):
+        new ones marked, ended ones ended, the playlists written if anything changed."""
+        if self.playlist.chart(marks):
+            self._write_playlists()
 
     def finish(self) -> None:
         """The broadcast is over (close the pipeline first, for its last packets): the

@@ -30,8 +30,12 @@ from session_server.auth import routes as auth_routes
 from session_server.auth.oneid import client_from as oneid_client
 from session_server.auth.signins import SignIns
 from session_server.auth.tokens import VIEWER, Actor, TokenError, TokenIssuer
+from session_server.broadcasting import keys as ingest_key_routes
 from session_server.broadcasting import routes as whip_routes
-from session_server.broadcasting.ice import offer_host_addresses
+from session_server.broadcasting.audience import Audience, reporting_audience
+from session_server.broadcasting.chapter_marks import ChapterMarks
+from session_server.broadcasting.egress import Egress
+from session_server.broadcasting.ice import offer_host_addresses, rtc_ice_servers
 from session_server.broadcasting.ingest import Ingest, reporting_broadcast
 from session_server.broadcasting.recording import Recordings
 from session_server.db.engine import Database
@@ -66,6 +70,7 @@ PAGES = {
     "/deputy": "deputy.html",
     "/chair": "chair.html",
     "/clerk": "clerk.html",
+    "/operator": "operator.html",
 }
 
 log = structlog.get_logger(__name__)
@@ -122,9 +127,26 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     # The broadcast: WHIP ingest, its on-air reports in the sitting's log.
     offer_host_addresses(ice_hosts(settings))
     recordings = Recordings(hls_dir(settings))
-    hub.react(recordings.reaction)
-    resources = Resources(max_viewers_per_address=20, max_viewers=2000)
-    ingest = Ingest(resources, reporting_broadcast(hub.dispatcher), recordings.sink)
+    # The chapter marks, then the recordings' reaction (ENDLIST once the last are in).
+    chapter_marks = ChapterMarks(db, recordings)
+    hub.react(chapter_marks.reaction)
+    resources = Resources(
+        max_viewers_per_address=settings.whep_max_per_address,
+        max_viewers=settings.whep_max_viewers,
+    )
+    egress = Egress(resources, recordings, ice_servers=lambda: rtc_ice_servers(settings))
+    ingest = Ingest(
+        resources,
+        reporting_broadcast(hub.dispatcher),
+        recordings.sink,
+        egress.end_all,
+        ice_servers=lambda: rtc_ice_servers(settings),
+    )
+    hub.react(ingest.reaction)
+    hub.react(egress.reaction)
+    audience = Audience(
+        resources, egress.viewers, reporting_audience(hub.dispatcher), settings.audience_seconds
+    )
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -133,6 +155,9 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         await forming.catch_up()
         ledger.start(settings.ledger_catch_up_seconds)  # catches up at once, then now and then
         watch.start()
+        egress.start()
+        audience.start()
+        await chapter_marks.catch_up()  # recordings left open by a server that went down
         if isinstance(verifier, Lifecycle):
             await verifier.start()
         if settings.environment == "production":
@@ -153,6 +178,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
             await faces.stop()
             await renderer.stop()
             await ingest.close()
+            await egress.close()
+            await audience.stop()
             recordings.stop()
             await ledger.stop()
             await watch.stop()
@@ -243,6 +270,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         *decision_routes.routes,
         *ledger_routes.routes,
         *whip_routes.routes,
+        *ingest_key_routes.routes,
         WebSocketRoute("/ws", websocket),
         *[Route(path, page(name), include_in_schema=False) for path, name in PAGES.items()],
         Route("/watch/{session:digits}", page("watch.html"), include_in_schema=False),
@@ -268,5 +296,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     app.state.ledger = ledger
     app.state.renderer = renderer
     app.state.ingest = ingest
+    app.state.egress = egress
+    app.state.audience = audience
     app.state.recordings = recordings
     return app

@@ -22,6 +22,10 @@ CONTENT_SECURITY_POLICY = "; ".join(
         "script-src 'self'",
         "style-src 'self'",
         "img-src 'self' data:",
+        # The broadcast player: hls.js (where the browser has no native HLS) feeds the
+        # <video> through Media Source Extensions, whose source is a blob: URL. Its worker
+        # comes from /static/vendor ('self'), so worker-src needs nothing more.
+        "media-src 'self' blob:",
         # The E-IMZO app's local API (CAPIWS) on the deputy's own device: the sign-in
         # card lists the keys and has the challenge signed there (static/js/eimzo.js).
         "connect-src 'self' wss://127.0.0.1:64443",

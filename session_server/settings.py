@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 import tlog
 
 # In production KENGASH_SECRET_KEY must have at least this many bytes (SHA-256's size).
 MIN_SECRET_BYTES = 32
+# stun:host[:port], turn:host[:port][?transport=udp|tcp], turns:… (RFC 7064, 7065).
+_ICE_HOST = r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?"
+_ICE_URL = re.compile(rf"stuns?:{_ICE_HOST}|turns?:{_ICE_HOST}(\?transport=(udp|tcp))?")
 
 
 class Settings(BaseSettings):
@@ -73,9 +77,27 @@ class Settings(BaseSettings):
     # The broadcast (session_server/broadcasting/). The host addresses offered to WebRTC
     # peers as ICE candidates, comma-separated; unset: every interface's but 127.0.0.1.
     ice_hosts: str = ""
+    # The STUN and TURN servers WebRTC peers (and the server's own) use, comma-separated
+    # `stun:`/`turn:`/`turns:` URLs (RFC 7064, 7065): announced to WHIP publishers and
+    # WHEP viewers as `Link: rel="ice-server"` (RFC 9725 section 4.6). Unset: none.
+    ice_servers: str = ""
+    # TURN credentials: coturn's shared secret (`use-auth-secret`), from which each answer
+    # gets a username and password that expire after turn_ttl_seconds; or else one fixed
+    # username and password. Both unset: the TURN URLs are announced without credentials.
+    turn_secret: SecretStr | None = None
+    turn_ttl_seconds: int = Field(default=24 * 3600, ge=60, le=7 * 24 * 3600)
+    turn_username: str | None = None
+    turn_credential: SecretStr | None = None
     # Where each sitting's HLS segments and playlists are written (one folder a sitting):
     # served at /hls/{session}/, and kept as its recording.
     hls_dir: Path | None = None
+    # How often the audience (WHEP viewers, HLS players) is counted and, when it changed,
+    # logged as broadcast.audience for the consoles.
+    audience_seconds: float = Field(default=5.0, ge=0.2, le=300)
+    # WebRTC (WHEP) viewers this server takes in all, and from one address; HLS (which a
+    # CDN can carry) has no cap.
+    whep_max_viewers: int = Field(default=100, ge=0, le=10_000)
+    whep_max_per_address: int = Field(default=20, ge=1, le=10_000)
     # The site's address as citizens reach it, for links and QR codes on documents;
     # unset: the address each request came to.
     public_url: str = ""
@@ -133,6 +155,21 @@ class Settings(BaseSettings):
                 raise ValueError(
                     f"KENGASH_SECRET_KEY must be at least {MIN_SECRET_BYTES} bytes in production"
                 )
+        return self
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_server_urls(cls, value: str) -> str:
+        for url in (u.strip() for u in value.split(",")):
+            # A URL goes into a Link header between < and >: nothing that could end it.
+            if url and not _ICE_URL.fullmatch(url):
+                raise ValueError(f"{url!r} is not a stun:, turn: or turns: URL")
+        return value
+
+    @model_validator(mode="after")
+    def _turn_pair(self) -> Settings:
+        if (self.turn_username is None) != (self.turn_credential is None):
+            raise ValueError("set KENGASH_TURN_USERNAME and KENGASH_TURN_CREDENTIAL together")
         return self
 
     @property

@@ -41,7 +41,7 @@ log = structlog.get_logger(__name__)
 
 CALLBACK_PATH = "/api/auth/oneid/callback"
 # The pages a One ID sign-in may start from and return to; the name goes into `state`.
-PAGES = {"/deputy": "deputy", "/chair": "chair", "/clerk": "clerk"}
+PAGES = {"/deputy": "deputy", "/chair": "chair", "/clerk": "clerk", "/operator": "operator"}
 _PAGE_OF_NAME = {name: path for path, name in PAGES.items()}
 _STATE = re.compile(rf"(?P<page>{'|'.join(PAGES.values())})\.(?P<nonce>[0-9a-f]{{32}})")
 _PINFL = re.compile(r"[0-9]{14}")

@@ -7,7 +7,7 @@ only signs and checks; it reads nothing."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Literal
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -45,6 +45,10 @@ class Actor:
         return f"user:{self.user_id}" if self.user_id is not None else "anonymous"
 
 
+# The payload's fields, in order. dataclasses.asdict copies each value deeply, a third
+# of issuing a token; the values are all plain.
+ACTOR_FIELDS = tuple(f.name for f in fields(Actor))
+
 VIEWER = Actor(role="viewer")
 SYSTEM = Actor(role="system", name="E-Kengash")
 
@@ -62,7 +66,8 @@ class TokenIssuer:
         self.ttl_seconds = ttl_seconds
 
     def issue(self, actor: Actor) -> str:
-        return self._serializer.dumps({"v": TOKEN_VERSION, **asdict(actor)})
+        payload = {"v": TOKEN_VERSION, **{name: getattr(actor, name) for name in ACTOR_FIELDS}}
+        return self._serializer.dumps(payload)
 
     def verify(self, token: str) -> Actor:
         try:

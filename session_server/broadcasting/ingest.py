@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from broadcast.resources import Resource, Resources
+from broadcast.resources import Resource, ResourceError, Resources
 from session_server.auth.tokens import SYSTEM
 from session_server.commands.dispatcher import Dispatcher
+from session_server.eventlog import LoggedEvent
 
 log = structlog.get_logger(__name__)
 
@@ -68,10 +69,17 @@ class Ingest:
         resources: Resources,
         report: Report,
         make_sink: Callable[[int], Sink],
+        viewers_ended: Callable[[list[Resource]], Awaitable[None]] | None = None,
+        *,
+        ice_servers: Callable[[], list[RTCIceServer]] = list,
     ) -> None:
         self.resources = resources
+        # KENGASH_ICE_SERVERS for each new connection (TURN passwords expire: made anew).
+        self._ice_servers = ice_servers
         self._report = report
         self._make_sink = make_sink
+        # The publisher stopping ends its viewers (WHEP) too: they are closed there.
+        self._viewers_ended = viewers_ended
         self._publishers: dict[str, Publisher] = {}  # by resource id
 
     async def publish(self, session_id: int, owner: str, offer: str) -> tuple[Resource, str]:
@@ -79,7 +87,7 @@ class Ingest:
         busy) when the sitting has a publisher; ValueError when aiortc refuses the
         offer."""
         resource = self.resources.publish(str(session_id), owner)
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=self._ice_servers()))
         publisher = Publisher(resource, session_id, pc, self._make_sink(session_id))
         self._publishers[resource.id] = publisher
 
@@ -94,7 +102,9 @@ class Ingest:
                 publisher.live = True
                 await self._report(session_id, True)
             elif state in ("failed", "closed"):
-                await self._gone(publisher, dropped=state == "failed")
+                # Only a DELETE (or the sitting's end) stops the broadcast: a connection
+                # that ends otherwise dropped, and its viewers wait for the publisher.
+                await self._gone(publisher, dropped=True)
 
         try:
             await pc.setRemoteDescription(RTCSessionDescription(sdp=offer, type="offer"))
@@ -129,19 +139,29 @@ class Ingest:
         if dropped:
             self.resources.dropped(publisher.resource.id, now=loop.time())
         else:
-            with contextlib.suppress(Exception):
-                self.resources.delete(
+            ended: list[Resource] = []
+            with contextlib.suppress(ResourceError):
+                ended = self.resources.delete(
                     "whip",
                     publisher.resource.session,
                     publisher.resource.id,
-                    publisher.resource.owner or "",
+                    publisher.resource.owner,
                 )
+            if self._viewers_ended is not None:
+                await self._viewers_ended(ended[1:])
         for reader in publisher.readers:
             reader.cancel()
         publisher.sink.close()
         await publisher.pc.close()
         if publisher.live:
             await self._report(publisher.session_id, False)
+
+    async def reaction(self, session_id: int, events: list[LoggedEvent]) -> None:
+        """A reaction: a closed sitting is off air (its publisher's connection ends)."""
+        if any(event["kind"] == "session.closed" for _, event in events):
+            for publisher in list(self._publishers.values()):
+                if publisher.session_id == session_id:
+                    await self._gone(publisher, dropped=False)
 
     async def close(self) -> None:
         for publisher in list(self._publishers.values()):

@@ -7,19 +7,29 @@ after `---` is its OpenAPI description."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from broadcast import chapters, ingest_keys
+from broadcast.hls import parse as parse_playlist
 from broadcast.resources import ResourceError
 from broadcast.sdp import MAX_OFFER_BYTES, SdpError, inspect_offer
+from broadcast.segmenter import RECORDING_PLAYLIST
 from session_server.auth.tokens import Actor
+from session_server.broadcasting import keys
+from session_server.broadcasting.audience import Audience
+from session_server.broadcasting.egress import Egress
+from session_server.broadcasting.ice import ice_links
 from session_server.broadcasting.ingest import Ingest
 from session_server.broadcasting.recording import Recordings
 from session_server.db import models
 from session_server.db.engine import Database
-from session_server.http import ApiError, caller, path_id, read_body
+from session_server.http import ApiError, bearer_token, caller, path_id, read_body
+from session_server.settings import Settings
 
 SDP = "application/sdp"
 PUBLISHERS = frozenset({"operator", "chair", "admin"})
@@ -27,7 +37,7 @@ _CORS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Allow-Methods": "POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Authorization, Content-Type",
-    "Access-Control-Expose-Headers": "Location",
+    "Access-Control-Expose-Headers": "Location, Link",
 }
 
 
@@ -48,19 +58,39 @@ def _may_publish(actor: Actor) -> Actor:
     return actor
 
 
-async def _publisher(request: Request, session_id: int) -> Actor:
-    """The signed-in operator, chair or admin of the sitting's council."""
-    actor = _may_publish(await caller(request))
+def _ingest_key(request: Request) -> str | None:
+    """The bearer token when it is one of our ingest keys (OBS sends the key so)."""
+    token = bearer_token(request)
+    return token if token is not None and ingest_keys.well_formed(token) else None
+
+
+async def _publisher(request: Request, session_id: int) -> str:
+    """Who publishes, as the resource's owner: the sitting's ingest key (401 if it is
+    not one), or the signed-in operator, chair or admin of the sitting's council."""
+    key = _ingest_key(request)
+    actor: Actor | None = None
+    if key is not None:
+        owner = await keys.key_owner(request, session_id, key)
+    else:
+        actor = _may_publish(await caller(request))
+        owner = actor.key
     db: Database = request.app.state.db
     async with db.read() as session:
         sitting = await session.get(models.Session, session_id)
     if sitting is None:
         raise ApiError(404, "not_found", f"there is no session {session_id}")
-    if actor.role != "admin" and actor.council_id != sitting.council_id:
+    if actor is not None and actor.role != "admin" and actor.council_id != sitting.council_id:
         raise ApiError(403, "forbidden", "this session belongs to another council")
     if sitting.state == "closed":
         raise ApiError(409, "session_closed", "the sitting is closed")
-    return actor
+    return owner
+
+
+def _with_ice_links(response: Response, settings: Settings) -> Response:
+    # One header per server: OBS and browsers' WHIP clients read them one a line.
+    for link in ice_links(settings):
+        response.headers.append("Link", link)
+    return response
 
 
 async def publish(request: Request) -> Response:
@@ -77,7 +107,7 @@ async def publish(request: Request) -> Response:
     responses:
       201: {description: "the SDP answer; Location: the resource to DELETE"}
       400: {description: bad_sdp}
-      401: {description: "bad_token: not a valid token"}
+      401: {description: "bad_token: not a valid token, nor an ingest key of this sitting"}
       403: {description: "forbidden: no token, or not the operator or chair of this council"}
       406: {description: "no_usable_codec: no H.264 or VP8 video, or no Opus audio"}
       409: {description: "busy: another publisher is live; session_closed"}
@@ -85,7 +115,7 @@ async def publish(request: Request) -> Response:
       422: {description: "no_video: the offer sends no video"}
     """
     session_id = path_id(request, "session", "session")
-    actor = await _publisher(request, session_id)
+    owner = await _publisher(request, session_id)
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if kind != SDP:
         raise ApiError(415, "unsupported_media_type", f"send the offer as {SDP}")
@@ -95,12 +125,14 @@ async def publish(request: Request) -> Response:
     except SdpError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
     try:
-        resource, answer = await _ingest(request).publish(session_id, actor.key, body.decode())
+        resource, answer = await _ingest(request).publish(session_id, owner, body.decode())
     except ResourceError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
     except ValueError as exc:
         raise ApiError(400, "bad_sdp", f"the offer was not taken: {exc}") from exc
-    return Response(answer, 201, media_type=SDP, headers={"Location": resource.location, **_CORS})
+    headers = {"Location": resource.location, **_CORS}
+    created = Response(answer, 201, media_type=SDP, headers=headers)
+    return _with_ice_links(created, request.app.state.settings)
 
 
 async def stop(request: Request) -> Response:
@@ -117,13 +149,17 @@ async def stop(request: Request) -> Response:
       404: {description: "not_found: no such resource"}
     """
     session_id = path_id(request, "session", "session")
-    actor = _may_publish(await caller(request))
+    key = _ingest_key(request)
+    if key is not None:  # published with a key: only that key ends it
+        owner = await keys.key_owner(request, session_id, key)
+    else:
+        owner = _may_publish(await caller(request)).key
     resource_id = request.path_params["resource"]
     ingest = _ingest(request)
     known = ingest.resources.get(resource_id)
     if known is None or known.kind != "whip" or known.session != str(session_id):
         raise ApiError(404, "not_found", "there is no such publication")
-    if known.owner != actor.key:
+    if known.owner != owner:
         raise ApiError(403, "forbidden", "this publication is someone else's")
     await ingest.stop(resource_id)
     return Response(status_code=200, headers=_CORS)
@@ -136,6 +172,92 @@ async def options(request: Request) -> Response:
     parameters:
       - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
     responses:
+      204: {description: "Accept-Post: application/sdp; Link: the STUN and TURN servers"}
+    """
+    accepts = Response(
+        status_code=204, headers={"Accept-Post": SDP, "Allow": "POST, OPTIONS", **_CORS}
+    )
+    return _with_ice_links(accepts, request.app.state.settings)
+
+
+def _egress(request: Request) -> Egress:
+    egress: Egress = request.app.state.egress
+    return egress
+
+
+async def watch(request: Request) -> Response:
+    """
+    ---
+    summary: Watch a sitting with low delay (WHEP)
+    description: "The body is the viewer's recvonly SDP offer (application/sdp) with its
+      ICE candidates (no trickle); the answer comes back. Anyone may watch: the
+      broadcast is public. H.264 Constrained Baseline and Opus."
+    parameters:
+      - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
+    requestBody:
+      content:
+        application/sdp:
+          schema: {type: string}
+    responses:
+      201: {description: "the SDP answer; Location: the resource to DELETE"}
+      400: {description: bad_sdp}
+      404: {description: "not_live: the sitting is not on air now; not_found"}
+      406: {description: "no_usable_codec: the offer cannot take H.264 Constrained Baseline"}
+      415: {description: "unsupported_media_type: not application/sdp"}
+      422: {description: "no_video: the offer receives no video"}
+      429: {description: "too_many: too many players from this address, or on this server"}
+    """
+    session_id = path_id(request, "session", "session")
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != SDP:
+        raise ApiError(415, "unsupported_media_type", f"send the offer as {SDP}")
+    body = await read_body(request, limit=MAX_OFFER_BYTES)
+    try:
+        offer = inspect_offer(body, role="play")
+    except SdpError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    address = request.client.host if request.client is not None else ""
+    try:
+        resource, answer = await _egress(request).watch(
+            session_id, address, body.decode(), audio=offer.audio is not None
+        )
+    except ResourceError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    except ValueError as exc:
+        raise ApiError(400, "bad_sdp", f"the offer was not taken: {exc}") from exc
+    headers = {"Location": resource.location, **_CORS}
+    created = Response(answer, 201, media_type=SDP, headers=headers)
+    return _with_ice_links(created, request.app.state.settings)
+
+
+async def leave(request: Request) -> Response:
+    """
+    ---
+    summary: Stop watching (WHEP); the resource's URL is its only credential
+    parameters:
+      - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
+      - {name: resource, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: the viewer's connection ended}
+      404: {description: "not_found: no such resource on this sitting"}
+    """
+    session_id = path_id(request, "session", "session")
+    resource_id = request.path_params["resource"]
+    egress = _egress(request)
+    known = egress.resources.get(resource_id)
+    if known is None or known.kind != "whep" or known.session != str(session_id):
+        raise ApiError(404, "not_found", "there is no such player")
+    await egress.stop(resource_id)
+    return Response(status_code=200, headers=_CORS)
+
+
+async def watch_options(request: Request) -> Response:
+    """
+    ---
+    summary: What a WHEP endpoint accepts (and CORS preflights)
+    parameters:
+      - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
+    responses:
       204: {description: "Accept-Post: application/sdp"}
     """
     return Response(
@@ -143,19 +265,21 @@ async def options(request: Request) -> Response:
     )
 
 
-_HLS_FILE = re.compile(r"(index|recording)\.m3u8|seg-[0-9]{6}\.ts")
+_HLS_FILE = re.compile(r"(index|recording)\.m3u8|seg-[0-9]{6}\.ts|chapters\.vtt")
 _PLAYLIST = "application/vnd.apple.mpegurl"
 
 
 async def hls(request: Request) -> Response:
     """
     ---
-    summary: A sitting's HLS (RFC 8216) - the live playlist, the recording, the segments
+    summary: A sitting's HLS (RFC 8216) - live playlist, recording, segments, chapters
     parameters:
       - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
       - {name: name, in: path, required: true, schema: {type: string}}
     responses:
-      200: {description: "index.m3u8 (live), recording.m3u8, seg-NNNNNN.ts (video/mp2t)"}
+      200:
+        description: "index.m3u8 (live), recording.m3u8, seg-NNNNNN.ts (video/mp2t),
+          chapters.vtt (the recording's WebVTT chapters)"
       404: {description: "not_live: nothing was broadcast yet; not_found"}
     """
     session_id = path_id(request, "session", "session")
@@ -164,6 +288,8 @@ async def hls(request: Request) -> Response:
         raise ApiError(404, "not_found", "no such file")
     recordings: Recordings = request.app.state.recordings
     path = recordings.folder / str(session_id) / name
+    if name == "chapters.vtt":
+        return await _chapters(recordings.folder / str(session_id) / RECORDING_PLAYLIST)
     if not path.is_file():
         if name.endswith(".m3u8"):
             raise ApiError(404, "not_live", "this sitting has not been broadcast yet")
@@ -172,14 +298,41 @@ async def hls(request: Request) -> Response:
         # A segment never changes: a CDN keeps it.
         headers = {"Cache-Control": "public, max-age=31536000, immutable"}
         return FileResponse(path, media_type="video/mp2t", headers={**headers, **_CORS})
-    # A playlist changes every segment: a CDN may keep it for a second at most.
+    if name == "index.m3u8":  # a player following the live broadcast
+        audience: Audience = request.app.state.audience
+        address = request.client.host if request.client is not None else ""
+        audience.playlist_fetched(session_id, address, request.headers.get("user-agent", ""))
+    # A playlist changes every segment: a CDN may keep it for a second at most. It is
+    # read whole, at once: the segmenter replaces it (a rename) every second, and a file
+    # response would send the length of one version and the bytes of the next.
+    try:
+        text = await run_in_threadpool(path.read_bytes)
+    except FileNotFoundError as exc:
+        raise ApiError(404, "not_live", "this sitting has not been broadcast yet") from exc
     headers = {"Cache-Control": "public, max-age=1"}
-    return FileResponse(path, media_type=_PLAYLIST, headers={**headers, **_CORS})
+    return Response(text, media_type=_PLAYLIST, headers={**headers, **_CORS})
+
+
+async def _chapters(recording: Path) -> Response:
+    """The recording's chapter marks as WebVTT, timed from its first segment."""
+    try:
+        text = await run_in_threadpool(recording.read_text, encoding="utf-8")
+    except FileNotFoundError:
+        text = None
+    vtt = chapters.recording_webvtt(parse_playlist(text)) if text is not None else None
+    if vtt is None:
+        raise ApiError(404, "not_live", "this sitting has not been broadcast yet")
+    # Like the playlists: it grows with the recording.
+    headers = {"Cache-Control": "public, max-age=1", **_CORS}
+    return Response(vtt, media_type="text/vtt; charset=utf-8", headers=headers)
 
 
 routes = [
     Route("/whip/{session:digits}", publish, methods=["POST"]),
     Route("/whip/{session:digits}", options, methods=["OPTIONS"]),
     Route("/whip/{session:digits}/{resource}", stop, methods=["DELETE"]),
+    Route("/whep/{session:digits}", watch, methods=["POST"]),
+    Route("/whep/{session:digits}", watch_options, methods=["OPTIONS"]),
+    Route("/whep/{session:digits}/{resource}", leave, methods=["DELETE"]),
     Route("/hls/{session:digits}/{name}", hls, methods=["GET"]),
 ]

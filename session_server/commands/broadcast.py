@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from session_server.commands.base import CommandContext, SessionArgs, command
 from session_server.db.models import iso
 
@@ -33,3 +35,23 @@ def report(ctx: CommandContext, args: ReportArgs) -> dict[str, Any]:
         },
     )
     return {"live": args.live}
+
+
+class AudienceArgs(SessionArgs):
+    # Counted by this server: WebRTC (WHEP) viewers and HLS players (broadcast/audience.py).
+    webrtc: int = Field(ge=0, le=10_000_000)
+    hls: int = Field(ge=0, le=10_000_000)
+
+
+@command("broadcast.audience", roles={"system"}, args=AudienceArgs)
+def audience(ctx: CommandContext, args: AudienceArgs) -> dict[str, Any]:
+    """Log how many watch: the server counts, and says so when the figure changes."""
+    watching = args.webrtc + args.hls
+    ctx.emit(
+        "broadcast.audience",
+        {
+            "audience": {"watching": watching, "webrtc": args.webrtc, "hls": args.hls},
+            "watching": watching,
+        },
+    )
+    return {"watching": watching}

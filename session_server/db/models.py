@@ -407,3 +407,21 @@ class LedgerHead(Base):
     root: Mapped[bytes] = mapped_column(LargeBinary)
     checkpoint: Mapped[str] = mapped_column(Text)  # the signed note, as served
     made_at: Mapped[datetime]
+
+
+class IngestKey(Base):
+    """A sitting's ingest key: the bearer token OBS Studio sends to `/whip/{session}`.
+    Only its hash is kept (broadcast/ingest_keys.py); the plain key is shown once, when
+    it is made. A revoked key keeps its row, so the list still says who made it."""
+
+    __tablename__ = "ingest_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # ingest_keys.key_id
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id"), index=True)
+    stored: Mapped[str] = mapped_column(String(100))  # "sha256$id$hash"
+    label: Mapped[str] = mapped_column(String(80), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -25,6 +25,7 @@ SECTIONS: tuple[str, ...] = (
     "vote",  # the current or latest vote of the sitting
     "votes",  # every vote of the sitting, in short
     "broadcast",  # on air or not: {live, source, since}
+    "audience",  # how many watch: {watching, webrtc, hls}
 )
 
 

@@ -28,6 +28,11 @@ import uzLatnDecisions from "./i18n/decisions/uz-Latn.js";
 import uzCyrlDecisions from "./i18n/decisions/uz-Cyrl.js";
 import ruDecisions from "./i18n/decisions/ru.js";
 import enDecisions from "./i18n/decisions/en.js";
+// The operator's broadcast console: on air or not, ingest keys.
+import uzLatnOperator from "./i18n/operator/uz-Latn.js";
+import uzCyrlOperator from "./i18n/operator/uz-Cyrl.js";
+import ruOperator from "./i18n/operator/ru.js";
+import enOperator from "./i18n/operator/en.js";
 
 export const LANGUAGES = Object.freeze([
   { code: "uz-Latn", label: "Oʻzbekcha", short: "OʻZ" },
@@ -38,10 +43,24 @@ export const LANGUAGES = Object.freeze([
 export const DEFAULT_LANGUAGE = "uz-Latn";
 
 const DICTIONARIES = {
-  "uz-Latn": { ...uzLatn, ...uzLatnVote, ...uzLatnSignIns, ...uzLatnFaceId, ...uzLatnDecisions },
-  "uz-Cyrl": { ...uzCyrl, ...uzCyrlVote, ...uzCyrlSignIns, ...uzCyrlFaceId, ...uzCyrlDecisions },
-  ru: { ...ru, ...ruVote, ...ruSignIns, ...ruFaceId, ...ruDecisions },
-  en: { ...en, ...enVote, ...enSignIns, ...enFaceId, ...enDecisions },
+  "uz-Latn": {
+    ...uzLatn,
+    ...uzLatnVote,
+    ...uzLatnSignIns,
+    ...uzLatnFaceId,
+    ...uzLatnDecisions,
+    ...uzLatnOperator,
+  },
+  "uz-Cyrl": {
+    ...uzCyrl,
+    ...uzCyrlVote,
+    ...uzCyrlSignIns,
+    ...uzCyrlFaceId,
+    ...uzCyrlDecisions,
+    ...uzCyrlOperator,
+  },
+  ru: { ...ru, ...ruVote, ...ruSignIns, ...ruFaceId, ...ruDecisions, ...ruOperator },
+  en: { ...en, ...enVote, ...enSignIns, ...enFaceId, ...enDecisions, ...enOperator },
 };
 const STORAGE_KEY = "kengash.lang";
 const events = new EventTarget();

@@ -14,6 +14,7 @@ export const SECTIONS = Object.freeze([
   "vote", // the current or latest vote of the sitting
   "votes", // every vote of the sitting, in short
   "broadcast", // on air or not: {live, source, since}
+  "audience", // how many watch: {watching, webrtc, hls}
 ]);
 
 export class OutOfOrder extends Error {

@@ -13,7 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from broadcast import hls
-from broadcast.chapters import Chapter, chapters, cue_text, dateranges, timestamp, webvtt
+from broadcast.chapters import (
+    CHAPTER_KINDS,
+    Chapter,
+    chapters,
+    cue_text,
+    dateranges,
+    from_dateranges,
+    marks_chapters,
+    media_offset,
+    recording_webvtt,
+    timestamp,
+    webvtt,
+)
 
 AGENDA = {
     7: "1. Kun tartibini tasdiqlash toʻgʻrisida",
@@ -356,3 +368,98 @@ def test_chapters_are_sorted_and_never_end_before_they_start(
             start, end = line.split(" --> ")
             assert start < end
     dateranges(result)
+
+
+# -- the recording's chapters.vtt ---------------------------------------------------------
+
+
+def recording_of(*parts: tuple[str, int]) -> hls.MediaPlaylist:
+    """A recording of 1-second segments: (wall-clock start, how many) per part, each
+    part after the first after a break (a reconnect, a server restart)."""
+    playlist = hls.MediaPlaylist(target_duration=1)
+    n = 0
+    for i, (start, count) in enumerate(parts):
+        for k in range(count):
+            at = t(start) + timedelta(seconds=k)
+            playlist.add(hls.Segment(f"seg-{n:06d}.ts", 1.0, at, discontinuity=i > 0 and k == 0))
+            n += 1
+    return playlist
+
+
+def test_which_events_mark_chapters() -> None:
+    marking = [seq for seq, event in SITTING if marks_chapters(event)]
+    kinds = {event["kind"] for seq, event in SITTING if seq in marking}
+    assert kinds == CHAPTER_KINDS
+    assert not marks_chapters({"kind": "attendance.changed", "deputy": 21})
+    assert not marks_chapters({"kind": "vote.progress"})
+    assert marks_chapters({"kind": "vote.opened"})
+    assert marks_chapters({"kind": "something.new", "speeches_ended": [{"request": 1}]})
+    # Only the marking facts make the same chapters as the whole log.
+    facts = [(seq, event) for seq, event in SITTING if marks_chapters(event)]
+    assert chapters(facts, AGENDA, DEPUTIES) == EXPECTED
+
+
+def test_the_recording_webvtt_is_timed_from_its_first_segment() -> None:
+    playlist = recording_of(("10:02:00", 60))  # 10:02:00 to 10:03:00
+    for chapter in dateranges(chapters(SITTING[:6], AGENDA, DEPUTIES)):
+        playlist.mark(chapter)
+    text = recording_webvtt(hls.parse(playlist.recording_text()))
+    # The item under way when the broadcast began starts at 0; nothing runs past the end.
+    assert text == (
+        "WEBVTT\n"
+        "\n"
+        "item-7\n"
+        "00:00:00.000 --> 00:01:00.000\n"
+        "1. Kun tartibini tasdiqlash toʻgʻrisida\n"
+        "\n"
+        "vote-11\n"
+        "00:00:00.000 --> 00:01:00.000\n"
+        "Vote 1: Kun tartibi tasdiqlansin\n"
+    )
+
+
+def test_the_recording_webvtt_leaves_the_gaps_out() -> None:
+    """Two parts, 10:00:00-10:00:30 and (after a 5-minute outage) 10:05:30-10:06:00: a
+    player plays 60 s. A chapter in the second part starts 30 s in, one in the gap at
+    the second part's start, one wholly in the gap is left out."""
+    playlist = recording_of(("10:00:00", 30), ("10:05:30", 30))
+    marks = [
+        hls.DateRange("item-1", t("10:00:10"), t("10:05:40"), "1. Budjet", "item"),
+        hls.DateRange("speaker-2", t("10:02:00"), t("10:03:00"), "Karimova", "speaker"),
+        hls.DateRange("vote-3", t("10:04:00"), t("10:05:50"), "Vote 1: Q", "vote"),
+        hls.DateRange("speaker-4", t("10:05:45"), None, "Aliev", "speaker"),
+    ]
+    for mark in marks:
+        playlist.mark(mark)
+    parsed = hls.parse(playlist.recording_text())
+    assert media_offset(parsed, t("09:59:00")) == timedelta(0)
+    assert media_offset(parsed, t("10:00:10.5")) == timedelta(seconds=10.5)
+    assert media_offset(parsed, t("10:03:00")) == timedelta(seconds=30)
+    assert media_offset(parsed, t("10:05:45")) == timedelta(seconds=45)
+    assert media_offset(parsed, t("11:00:00")) == timedelta(seconds=60)
+    assert recording_webvtt(parsed) == (
+        "WEBVTT\n"
+        "\n"
+        "item-1\n"
+        "00:00:10.000 --> 00:00:40.000\n"
+        "1. Budjet\n"
+        "\n"
+        "vote-3\n"
+        "00:00:30.000 --> 00:00:50.000\n"
+        "Vote 1: Q\n"
+        "\n"
+        "speaker-4\n"
+        "00:00:45.000 --> 00:01:00.000\n"
+        "Aliev\n"
+    )
+
+
+def test_no_webvtt_before_the_first_segment() -> None:
+    playlist = hls.MediaPlaylist(target_duration=1)
+    playlist.mark(hls.DateRange("item-1", t("10:00:00"), None, "1. Budjet", "item"))
+    assert recording_webvtt(hls.parse(playlist.recording_text())) is None
+
+
+def test_from_dateranges_round_trips() -> None:
+    closed = [c for c in EXPECTED if c.end is not None]
+    assert from_dateranges(dateranges(closed)) == sorted(closed, key=lambda c: (c.start, c.id))

@@ -578,6 +578,7 @@ def sample_args(name: str, role: str, target: Target) -> dict[str, Any]:
         # Base64, but no signature: refused before the command runs, unless forbidden.
         "decision.sign": {"decision": target.decision or 1, "pkcs7": "MAA="},
         "broadcast.report": {"live": False},
+        "broadcast.audience": {"webrtc": 0, "hls": 0},
     }
     assert name in args, f"give the new command {name} sample arguments here"
     full = {"session": target.session, **args[name]}
@@ -760,13 +761,14 @@ def sample_url(path: str, world: World, user: int = 0) -> str:
         "/api/users/": {"id": user},
         "/api/deputies/": {"id": world.council1_deputy},
         "/api/councils/": {"id": world.council1},
-        "/api/sessions/": {"id": world.session1},
+        "/api/sessions/": {"id": world.session1, "key_id": "0123456789abcdef"},
         "/api/votes/": {"id": world.closed_vote},
         "/api/decisions/": {"id": world.decision},
         "/watch/": {"session": world.session1},
         "/decisions/": {"id": world.decision},
         "/ledger/entries/": {"index": 0},
         "/whip/": {"session": world.session1, "resource": "not-a-publication"},
+        "/whep/": {"session": world.session1, "resource": "not-a-player"},
         "/hls/": {"session": world.session1, "name": "index.m3u8"},
         "/static/": {"path": "js/state.js"},
     }
@@ -797,6 +799,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/decisions/{id}/signature"): {"pkcs7": "MAA="},
     ("POST", "/api/decisions/{id}/signature/demo"): {},
     ("POST", "/whip/{session}"): {},  # JSON, not SDP: refused before any WebRTC work
+    ("POST", "/api/sessions/{id}/ingest-keys"): {"label": "matrix"},
+    ("POST", "/whep/{session}"): {},
 }
 # What an allowed caller gets where it is not 200: neither E-IMZO nor One ID is set up in
 # this world (the same answer for every role: 404 before any argument is read), and a
@@ -817,6 +821,11 @@ ALLOWED: dict[tuple[str, str], int] = {
     ("POST", "/whip/{session}"): 415,  # not application/sdp
     ("DELETE", "/whip/{session}/{resource}"): 404,  # no such publication
     ("OPTIONS", "/whip/{session}"): 204,
+    ("POST", "/api/sessions/{id}/ingest-keys"): 201,  # a key each (of at most 5 live)
+    ("DELETE", "/api/sessions/{id}/ingest-keys/{key_id}"): 404,  # no such key
+    ("POST", "/whep/{session}"): 415,  # not application/sdp
+    ("DELETE", "/whep/{session}/{resource}"): 404,  # no such player
+    ("OPTIONS", "/whep/{session}"): 204,
     ("GET", "/hls/{session}/{name}"): 404,  # not_live: nothing broadcast in this world
 }
 # These end the caller's sign-in: each call gets a token of its own.

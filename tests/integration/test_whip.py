@@ -13,11 +13,11 @@ import av
 import httpx
 import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaPlayer
 from av.container import InputContainer
 
 from broadcast import hls
 from session_server.broadcasting.ice import offer_host_addresses
+from tests.broadcasting import offer_of, until_live
 from tests.conftest import ROOT, Server, seed_demo, server_env, skip_or_fail, start_server
 from tests.wsclient import LiveClient
 
@@ -46,16 +46,6 @@ def clip() -> Path:
     return CLIP
 
 
-async def offer_of(clip: Path) -> tuple[RTCPeerConnection, str]:
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    player = MediaPlayer(str(clip))
-    assert player.video is not None and player.audio is not None
-    pc.addTransceiver(player.video, direction="sendonly")
-    pc.addTransceiver(player.audio, direction="sendonly")
-    await pc.setLocalDescription(await pc.createOffer())
-    return pc, pc.localDescription.sdp
-
-
 async def frames_received(http: httpx.AsyncClient) -> float:
     metrics = (await http.get("/metrics")).text
     return sum(
@@ -63,16 +53,6 @@ async def frames_received(http: httpx.AsyncClient) -> float:
         for line in metrics.splitlines()
         if line.startswith('kengash_broadcast_frames_total{kind="video"}')
     )
-
-
-async def until_live(viewer: LiveClient, live: bool) -> dict[str, object]:
-    async with asyncio.timeout(15):
-        while True:
-            for frame in viewer.events:
-                event = frame["event"]
-                if event["kind"] == "broadcast.changed" and event["live"] is live:
-                    return event  # type: ignore[no-any-return]
-            await viewer.recv()
 
 
 async def test_a_publisher_goes_on_air_and_off(whip_server: Server, clip: Path) -> None:

@@ -8,6 +8,7 @@ import { t } from "../i18n.js";
 import { agendaList } from "../ui/agenda.js";
 import { attendanceSummary, presentList } from "../ui/attendance.js";
 import { decisionsCard } from "../ui/decision-sign.js";
+import { goLiveCard } from "../ui/go-live.js";
 import { messageArea, perform } from "../ui/feedback.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
@@ -59,6 +60,7 @@ function buildChairConsole({ auth, live, sessionId }) {
 
   const voting = votingCard({ auth, live, sessionId, send });
   const decisions = decisionsCard({ auth, live });
+  const goLive = goLiveCard({ auth, sessionId });
 
   const el = h(
     "div",
@@ -67,6 +69,7 @@ function buildChairConsole({ auth, live, sessionId }) {
     message.el,
     voting.el,
     decisions.el,
+    goLive.el,
     h(
       "div",
       { class: "console-grid chair-grid" },
@@ -121,6 +124,7 @@ function buildChairConsole({ auth, live, sessionId }) {
     slots.header.replaceChildren(sessionHeader(state, sessionControls(state)));
     voting.render(state);
     decisions.render(state);
+    goLive.render(state);
     slots.agenda.replaceChildren(
       agendaList(state, {
         canStart: open,
@@ -162,7 +166,7 @@ function buildChairConsole({ auth, live, sessionId }) {
     );
   }
 
-  return { el, render };
+  return { el, render, stop: () => goLive.end() };
 }
 
 runMemberPage({

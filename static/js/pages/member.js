@@ -23,7 +23,7 @@ import { startTimers } from "../ui/timer.js";
  * - pageNameKey: the page's name in the header
  * - allowed(user): whether this user may use the page; refusedKey: what to say if not
  * - build({auth, live, sessionId}) → {el, render(state)}: the page's console; render
- *   gets null until the first snapshot
+ *   gets null until the first snapshot; an optional stop() runs when the console is left
  * - sessionsOf(user, token): the sessions to choose from (default: open and scheduled)
  * - logins: the quick sign-in buttons to offer
  * - withoutSession(auth) → elements to show when there is no sitting to follow (the
@@ -45,6 +45,7 @@ export function runMemberPage({
   const tickNow = startTimers(clock);
 
   function stop() {
+    current?.console.stop?.(); // the chair's broadcast ends with the console
     if (current) current.live.stop();
     current = null;
     refused = null;

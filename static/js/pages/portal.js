@@ -189,6 +189,7 @@ function membersSection() {
       link("/deputy", "nav.deputy", "portal.deputy_hint", "link-deputy"),
       link("/chair", "nav.chair", "portal.chair_hint", "link-chair"),
       link("/clerk", "nav.clerk", "portal.clerk_hint", "link-clerk"),
+      link("/operator", "nav.operator", "portal.operator_hint", "link-operator"),
     ),
   );
 }

@@ -7,6 +7,7 @@ import { exposeForTests, pageShell } from "../shell.js";
 import { agendaList } from "../ui/agenda.js";
 import { attendanceSummary } from "../ui/attendance.js";
 import { decisionNotice } from "../ui/decision-notice.js";
+import { broadcastPlayer } from "../ui/player.js";
 import { sessionHeader } from "../ui/session-header.js";
 import { currentSpeaker, speakersQueue } from "../ui/speakers.js";
 import { startTimers } from "../ui/timer.js";
@@ -28,19 +29,27 @@ function card(titleKey, testid, ...content) {
   );
 }
 
-function videoPlaceholder() {
-  // The broadcast player comes with the broadcast service; until then, say so plainly.
-  return h(
-    "div",
-    { class: "video", "data-testid": "video-placeholder" },
-    h("span", { class: "video-icon", "aria-hidden": "true" }),
-    h("p", { class: "video-label", "data-i18n": "watch.broadcast_not_started" }),
-  );
-}
+// One player for the page's life, in a slot of its own: the parts around it are rebuilt
+// on every live update, the video is never moved or restarted by them. It is left out of
+// the tests' comparisons of what two pages show (data-volatile): playback differs.
+const player = Number.isInteger(sessionId) && sessionId > 0 ? broadcastPlayer(sessionId) : null;
+player?.el.setAttribute("data-volatile", "");
+const slots = {
+  above: h("div", { class: "watch-slot" }),
+  below: h("div", { class: "watch-slot" }),
+};
+const side = h("aside", { class: "watch-side" });
+const layout = h(
+  "div",
+  { class: "watch-layout", "data-testid": "live-view" },
+  h("div", { class: "watch-stage" }, slots.above, player?.el, slots.below),
+  side,
+);
 
 function render() {
   const state = live.state;
   if (!state) {
+    player?.stop();
     main.replaceChildren(
       h("p", {
         class: "placeholder",
@@ -52,32 +61,26 @@ function render() {
   }
   const voting = ["open", "pending_chair"].includes(state.vote?.state);
   const voteCard = state.vote ? card("vote.title", "vote-card", voteStatus(state)) : null;
-  keepFocus(main, () =>
-    main.replaceChildren(
-      h(
-        "div",
-        { class: "watch-layout", "data-testid": "live-view", "data-seq": state.seq },
-        h(
-          "div",
-          { class: "watch-stage" },
-          sessionHeader(state),
-          decision.el,
-          voting ? voteCard : null, // a running vote comes first
-          videoPlaceholder(),
-          voting ? null : voteCard,
-          card("speaker.title", "speaker-card", currentSpeaker(state)),
-          card("queue.title", "queue-card", speakersQueue(state)),
-        ),
-        h(
-          "aside",
-          { class: "watch-side" },
-          card("attendance.title", "attendance-card", attendanceSummary(state)),
-          card("watch.agenda", "agenda-card", agendaList(state)),
-          state.votes?.length ? card("vote.sitting_votes", "votes-card", votesList(state)) : null,
-        ),
-      ),
-    ),
-  );
+  layout.dataset.seq = state.seq;
+  keepFocus(main, () => {
+    if (!layout.isConnected) main.replaceChildren(layout);
+    slots.above.replaceChildren(
+      sessionHeader(state),
+      decision.el,
+      voting ? voteCard : null, // a running vote comes first
+    );
+    slots.below.replaceChildren(
+      voting ? null : voteCard,
+      card("speaker.title", "speaker-card", currentSpeaker(state)),
+      card("queue.title", "queue-card", speakersQueue(state)),
+    );
+    side.replaceChildren(
+      card("attendance.title", "attendance-card", attendanceSummary(state)),
+      card("watch.agenda", "agenda-card", agendaList(state)),
+      state.votes?.length ? card("vote.sitting_votes", "votes-card", votesList(state)) : null,
+    );
+  });
+  player?.update(state);
   tickNow();
 }
 
@@ -91,7 +94,11 @@ live.addEventListener("notice", (event) => {
     render();
   }
 });
-onLangChange(render);
+onLangChange(() => {
+  player?.translate();
+  render();
+});
+exposeForTests("player", player);
 const tickNow = startTimers(live.clock);
 render();
 if (Number.isInteger(sessionId) && sessionId > 0) live.watch(sessionId);

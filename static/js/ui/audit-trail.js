@@ -11,9 +11,19 @@ import { messageArea } from "./feedback.js";
 const PAGE = 50;
 const CSV_LIMIT = 1000;
 const CHOICES = {
-  kind: ["sign_in", "sign_out", "sign_ins_ended", "face_enrolled", "face_removed", "face_check"],
+  kind: [
+    "sign_in",
+    "sign_out",
+    "sign_ins_ended",
+    "face_enrolled",
+    "face_removed",
+    "face_check",
+    "ingest_key_made",
+    "ingest_key_revoked",
+    "ingest_key_used",
+  ],
   outcome: ["ok", "refused"],
-  method: ["demo", "eimzo", "oneid", "face"],
+  method: ["demo", "eimzo", "oneid", "face", "ingest_key"],
 };
 
 /** A local date ("2026-12-01") as the UTC time its local midnight is, `days` later. */

@@ -6,6 +6,7 @@ const PAGES = [
   { href: "/deputy", key: "nav.deputy" },
   { href: "/chair", key: "nav.chair" },
   { href: "/clerk", key: "nav.clerk" },
+  { href: "/operator", key: "nav.operator" },
 ];
 
 export function pageNav(path = location.pathname) {

@@ -1,0 +1,47 @@
+// English: the operator's broadcast console (/operator): on air or not, ingest keys.
+export default {
+  "page.operator": "Broadcast console: E-Kengash Live",
+  "nav.operator": "Broadcast console",
+  "portal.operator_hint": "Put the sitting on air from OBS Studio",
+  "auth.need_operator": "This console is for the operator. You are signed in as: {role}.",
+
+  "operator.status.title": "Broadcast",
+  "operator.on_air": "On air since {time}",
+  "operator.off_air": "Not on air",
+  "operator.viewers": "Watching now: {n}",
+  "operator.closed": "The sitting is closed: nothing more is broadcast.",
+
+  "operator.keys.title": "Ingest keys",
+  "operator.keys.hint":
+    "An ingest key lets an encoder such as OBS Studio broadcast this sitting. Only its hash is kept: the key is shown once, when it is made.",
+  "operator.label": "What it is for (optional)",
+  "operator.label_placeholder": "OBS in the chamber",
+  "operator.create": "Create a key",
+  "operator.new.title": "New ingest key",
+  "operator.new.once": "Copy it now: it is shown only this once.",
+  "operator.new.key": "Key (bearer token)",
+  "operator.new.url": "Server (WHIP URL)",
+  "operator.copy": "Copy",
+  "operator.copied": "Copied",
+  "operator.obs_hint":
+    "OBS Studio 30 or later: Settings → Stream → Service “WHIP”, Server = the URL above, Bearer Token = the key.",
+  "operator.new.done": "Done, hide the key",
+  "operator.col.label": "Key",
+  "operator.col.by": "Made by",
+  "operator.col.created": "Made",
+  "operator.col.last_used": "Last used",
+  "operator.col.state": "State",
+  "operator.unlabelled": "(no name)",
+  "operator.never": "never",
+  "operator.active": "active",
+  "operator.revoked": "revoked",
+  "operator.revoke": "Revoke",
+  "operator.revoke_confirm": "Revoke this key? A broadcast sent with it ends now.",
+  "operator.no_keys": "This sitting has no ingest keys yet.",
+  "err.too_many_keys": "This sitting has as many keys as it may: revoke one first.",
+
+  "audit.kind.ingest_key_made": "Ingest key made",
+  "audit.kind.ingest_key_revoked": "Ingest key revoked",
+  "audit.kind.ingest_key_used": "Broadcast with an ingest key",
+  "audit.method.ingest_key": "Ingest key",
+};

@@ -1,0 +1,47 @@
+// Русский: пульт трансляции оператора (/operator): в эфире или нет, ключи трансляции.
+export default {
+  "page.operator": "Пульт трансляции: E-Kengash Live",
+  "nav.operator": "Пульт трансляции",
+  "portal.operator_hint": "Выводить заседание в эфир из OBS Studio",
+  "auth.need_operator": "Этот пульт для оператора. Вы вошли как: {role}.",
+
+  "operator.status.title": "Трансляция",
+  "operator.on_air": "В эфире с {time}",
+  "operator.off_air": "Не в эфире",
+  "operator.viewers": "Смотрят сейчас: {n}",
+  "operator.closed": "Заседание закрыто: трансляция больше не ведётся.",
+
+  "operator.keys.title": "Ключи трансляции",
+  "operator.keys.hint":
+    "Ключ трансляции позволяет кодировщику, например OBS Studio, транслировать это заседание. Хранится только его хеш: ключ показывается один раз, при создании.",
+  "operator.label": "Для чего он (необязательно)",
+  "operator.label_placeholder": "OBS в зале заседаний",
+  "operator.create": "Создать ключ",
+  "operator.new.title": "Новый ключ трансляции",
+  "operator.new.once": "Скопируйте его сейчас: он показывается только один раз.",
+  "operator.new.key": "Ключ (bearer token)",
+  "operator.new.url": "Сервер (адрес WHIP)",
+  "operator.copy": "Копировать",
+  "operator.copied": "Скопировано",
+  "operator.obs_hint":
+    "OBS Studio 30 или новее: Настройки → Трансляция → Сервис «WHIP», Сервер = адрес выше, Bearer Token = ключ.",
+  "operator.new.done": "Готово, скрыть ключ",
+  "operator.col.label": "Ключ",
+  "operator.col.by": "Создал",
+  "operator.col.created": "Создан",
+  "operator.col.last_used": "Последнее использование",
+  "operator.col.state": "Состояние",
+  "operator.unlabelled": "(без названия)",
+  "operator.never": "ни разу",
+  "operator.active": "действует",
+  "operator.revoked": "отозван",
+  "operator.revoke": "Отозвать",
+  "operator.revoke_confirm": "Отозвать этот ключ? Трансляция с ним сразу прекратится.",
+  "operator.no_keys": "У этого заседания пока нет ключей трансляции.",
+  "err.too_many_keys": "У заседания уже столько ключей, сколько можно: сначала отзовите один.",
+
+  "audit.kind.ingest_key_made": "Ключ трансляции создан",
+  "audit.kind.ingest_key_revoked": "Ключ трансляции отозван",
+  "audit.kind.ingest_key_used": "Трансляция по ключу",
+  "audit.method.ingest_key": "Ключ трансляции",
+};

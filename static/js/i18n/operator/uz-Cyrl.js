@@ -1,0 +1,47 @@
+// Ўзбекча (кирилл): операторнинг эфир пульти (/operator): эфирда ёки йўқ, эфир калитлари.
+export default {
+  "page.operator": "Эфир пульти: E-Kengash Live",
+  "nav.operator": "Эфир пульти",
+  "portal.operator_hint": "Мажлисни OBS Studio орқали эфирга узатиш",
+  "auth.need_operator": "Бу пульт оператор учун. Сиз қуйидагича киргансиз: {role}.",
+
+  "operator.status.title": "Эфир",
+  "operator.on_air": "{time} дан бери эфирда",
+  "operator.off_air": "Эфирда эмас",
+  "operator.viewers": "Ҳозир томоша қилмоқда: {n}",
+  "operator.closed": "Мажлис ёпилган: энди эфирга узатилмайди.",
+
+  "operator.keys.title": "Эфир калитлари",
+  "operator.keys.hint":
+    "Эфир калити OBS Studio каби энкодерга ушбу мажлисни эфирга узатиш имконини беради. Фақат унинг хеши сақланади: калит бир марта, яратилганда кўрсатилади.",
+  "operator.label": "Нима учун (ихтиёрий)",
+  "operator.label_placeholder": "Мажлислар залидаги OBS",
+  "operator.create": "Калит яратиш",
+  "operator.new.title": "Янги эфир калити",
+  "operator.new.once": "Уни ҳозир нусхаланг: у фақат шу бир марта кўрсатилади.",
+  "operator.new.key": "Калит (bearer token)",
+  "operator.new.url": "Сервер (WHIP манзили)",
+  "operator.copy": "Нусхалаш",
+  "operator.copied": "Нусхаланди",
+  "operator.obs_hint":
+    "OBS Studio 30 ёки янгиси: Созламалар → Эфир → Хизмат «WHIP», Сервер = юқоридаги манзил, Bearer Token = калит.",
+  "operator.new.done": "Тайёр, калитни яшириш",
+  "operator.col.label": "Калит",
+  "operator.col.by": "Яратган",
+  "operator.col.created": "Яратилган",
+  "operator.col.last_used": "Охирги фойдаланилган",
+  "operator.col.state": "Ҳолати",
+  "operator.unlabelled": "(номсиз)",
+  "operator.never": "ҳеч қачон",
+  "operator.active": "амалда",
+  "operator.revoked": "бекор қилинган",
+  "operator.revoke": "Бекор қилиш",
+  "operator.revoke_confirm": "Бу калит бекор қилинсинми? У билан узатилаётган эфир дарҳол тугайди.",
+  "operator.no_keys": "Бу мажлисда ҳали эфир калитлари йўқ.",
+  "err.too_many_keys": "Мажлисда мумкин бўлганча калит бор: аввал биттасини бекор қилинг.",
+
+  "audit.kind.ingest_key_made": "Эфир калити яратилди",
+  "audit.kind.ingest_key_revoked": "Эфир калити бекор қилинди",
+  "audit.kind.ingest_key_used": "Эфир калити билан узатиш",
+  "audit.method.ingest_key": "Эфир калити",
+};

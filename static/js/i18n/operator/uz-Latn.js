@@ -1,0 +1,47 @@
+// Oʻzbekcha (lotin): operatorning efir pulti (/operator): efirda yoki yoʻq, efir kalitlari.
+export default {
+  "page.operator": "Efir pulti: E-Kengash Live",
+  "nav.operator": "Efir pulti",
+  "portal.operator_hint": "Majlisni OBS Studio orqali efirga uzatish",
+  "auth.need_operator": "Bu pult operator uchun. Siz quyidagicha kirgansiz: {role}.",
+
+  "operator.status.title": "Efir",
+  "operator.on_air": "{time} dan beri efirda",
+  "operator.off_air": "Efirda emas",
+  "operator.viewers": "Hozir tomosha qilmoqda: {n}",
+  "operator.closed": "Majlis yopilgan: endi efirga uzatilmaydi.",
+
+  "operator.keys.title": "Efir kalitlari",
+  "operator.keys.hint":
+    "Efir kaliti OBS Studio kabi enkoderga ushbu majlisni efirga uzatish imkonini beradi. Faqat uning xeshi saqlanadi: kalit bir marta, yaratilganda koʻrsatiladi.",
+  "operator.label": "Nima uchun (ixtiyoriy)",
+  "operator.label_placeholder": "Majlislar zalidagi OBS",
+  "operator.create": "Kalit yaratish",
+  "operator.new.title": "Yangi efir kaliti",
+  "operator.new.once": "Uni hozir nusxalang: u faqat shu bir marta koʻrsatiladi.",
+  "operator.new.key": "Kalit (bearer token)",
+  "operator.new.url": "Server (WHIP manzili)",
+  "operator.copy": "Nusxalash",
+  "operator.copied": "Nusxalandi",
+  "operator.obs_hint":
+    "OBS Studio 30 yoki yangisi: Sozlamalar → Efir → Xizmat «WHIP», Server = yuqoridagi manzil, Bearer Token = kalit.",
+  "operator.new.done": "Tayyor, kalitni yashirish",
+  "operator.col.label": "Kalit",
+  "operator.col.by": "Yaratgan",
+  "operator.col.created": "Yaratilgan",
+  "operator.col.last_used": "Oxirgi foydalanilgan",
+  "operator.col.state": "Holati",
+  "operator.unlabelled": "(nomsiz)",
+  "operator.never": "hech qachon",
+  "operator.active": "amalda",
+  "operator.revoked": "bekor qilingan",
+  "operator.revoke": "Bekor qilish",
+  "operator.revoke_confirm": "Bu kalit bekor qilinsinmi? U bilan uzatilayotgan efir darhol tugaydi.",
+  "operator.no_keys": "Bu majlisda hali efir kalitlari yoʻq.",
+  "err.too_many_keys": "Majlisda mumkin boʻlgancha kalit bor: avval bittasini bekor qiling.",
+
+  "audit.kind.ingest_key_made": "Efir kaliti yaratildi",
+  "audit.kind.ingest_key_revoked": "Efir kaliti bekor qilindi",
+  "audit.kind.ingest_key_used": "Efir kaliti bilan uzatish",
+  "audit.method.ingest_key": "Efir kaliti",
+};
