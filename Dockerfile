@@ -26,8 +26,8 @@ COPY . .
 RUN pip install --no-deps . \
  && rm -rf build *.egg-info \
  && useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin kengash \
- && mkdir -p /app/var \
- && chown kengash /app/var
+ && mkdir -p /app/var/hls \
+ && chown -R kengash /app/var
 
 # The pages in static/ are not inside the Python package: session_server/app.py finds
 # them next to its own source directory. Importing session_server from /app (first on

@@ -49,10 +49,12 @@ import multiprocessing as mp
 import os
 import platform
 import random
+import shutil
 import signal
 import sys
 import tempfile
 import time
+import types
 from dataclasses import dataclass
 from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
@@ -393,17 +395,33 @@ async def hls_delays(
 # -- the client processes: WHEP viewers that do not decode, HLS players ----------------------
 
 
-class CountingDecoder:
-    """In place of aiortc's decoder: counts each encoded frame's bytes, returns no
-    picture."""
+class CountingQueue:
+    """In place of the queue an aiortc receiver hands its encoded frames to its decoder
+    thread on: counts each frame's bytes there and then (no thread, no decoding)."""
 
     def __init__(self, tally: list[int]) -> None:
         self.tally = tally  # [frames, bytes] of all this process's receivers
 
-    def decode(self, encoded_frame: Any) -> list[Any]:
-        self.tally[0] += 1
-        self.tally[1] += len(encoded_frame.data)
-        return []
+    def put(self, item: Any) -> None:
+        if item is not None:  # None: the receiver stopping
+            self.tally[0] += 1
+            self.tally[1] += len(item[1].data)
+
+
+def no_decoder(*args: Any) -> None:
+    """In place of aiortc's decoder thread: ends at once (CountingQueue took the frames)."""
+
+
+ABS_SEND_TIME = "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time"
+
+
+def without_abs_send_time(sdp: str) -> str:
+    """The offer without the abs-send-time header extension: the server's packets then
+    carry none and the viewer's REMB estimator never runs. On a loaded machine it
+    believes the link overused and sends a REMB a packet, which is what a client process
+    of 25 viewers then spends its time on (py-spy); a browser's congestion feedback
+    (transport-cc) comes a few times a second."""
+    return "".join(line for line in sdp.splitlines(keepends=True) if ABS_SEND_TIME not in line)
 
 
 @dataclass
@@ -433,11 +451,12 @@ class MediaLoad:
         self.hls_segments = 0
         self.hls_playlists = 0
         self.errors: list[str] = []
-        # The decoders aiortc makes in this process (on its decoder threads): counting
-        # ones. `+=` on a list item from several threads: the GIL keeps it whole enough
-        # for a byte count (and the frames of a viewer are counted on one thread).
+        # The receivers of this process count their encoded frames (on the event loop)
+        # and decode nothing: only the glass-to-glass viewer, in the parent, decodes.
         self.tally = [0, 0]
-        setattr(receiver, "get_decoder", lambda codec: CountingDecoder(self.tally))  # noqa: B010
+        counting = types.SimpleNamespace(Queue=lambda: CountingQueue(self.tally))
+        setattr(receiver, "queue", counting)  # noqa: B010
+        setattr(receiver, "decoder_worker", no_decoder)  # noqa: B010
 
     async def add_viewers(self, base: str, count: int, concurrency: int) -> dict[str, Any]:
         import httpx
@@ -459,7 +478,8 @@ class MediaLoad:
                         connected.set()
 
                 await pc.setLocalDescription(await pc.createOffer())
-                answer = await http.post("/whep/1", content=pc.localDescription.sdp, headers=SDP)
+                offer = without_abs_send_time(pc.localDescription.sdp)
+                answer = await http.post("/whep/1", content=offer, headers=SDP)
                 if answer.status_code != 201:
                     self.errors.append(f"whep {answer.status_code}: {answer.text[:200]}")
                     await pc.close()
@@ -540,6 +560,7 @@ class MediaLoad:
     async def counts(self) -> dict[str, Any]:
         return {
             "viewer_packets": [await v.packets() for v in self.viewers],
+            "viewers_not_connected": sum(v.pc.connectionState != "connected" for v in self.viewers),
             "viewer_bytes": self.tally[1],
             "hls_bytes": self.hls_bytes,
             "hls_segments": self.hls_segments,
@@ -631,6 +652,7 @@ class MediaClients(Clients):
         answers = await self.call("counts", wait=60)
         return {
             "viewer_packets": [p for a in answers for p in a["viewer_packets"]],
+            "viewers_not_connected": sum(a["viewers_not_connected"] for a in answers),
             "viewer_bytes": sum(a["viewer_bytes"] for a in answers),
             "hls_bytes": sum(a["hls_bytes"] for a in answers),
             "hls_segments": sum(a["hls_segments"] for a in answers),
@@ -673,8 +695,11 @@ async def cpu_window(http: Any, pid: int, load: MediaClients, seconds: float) ->
         "encoding_cpu_pct": (enc1 - enc0) / span * 100,
         "clients_cpu_pct": (after["cpu"] - before_counts["cpu"]) / span * 100,
         "whep_viewers": viewers,
+        "whep_viewers_not_connected": after["viewers_not_connected"],
+        "whep_viewers_dropped_since_start": metric(text, "kengash_whep_viewers_dropped_total"),
         "whep_packets_s_per_viewer_min": min(rates) if rates else None,
         "whep_packets_s_per_viewer_mean": sum(rates) / len(rates) if rates else None,
+        "whep_packets_s_of_each_viewer": [round(x) for x in rates],
         "whep_media_kbit_s_per_viewer": media_bytes * 8 / span / 1000 / viewers
         if viewers
         else None,
@@ -919,6 +944,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         load.stop()
         server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     results["load_average_before"] = load_before
     results["load_average_after"] = os.getloadavg()
     rows = table(results)

@@ -107,10 +107,10 @@ async def oneid_start(request: Request) -> Response:
       - name: page
         in: query
         required: true
-        schema: {type: string, enum: [/deputy, /chair, /clerk]}
+        schema: {type: string, enum: [/deputy, /chair, /clerk, /operator]}
     responses:
       302: {description: "to One ID, with response_type=one_code and a new state"}
-      400: {description: page is not one of /deputy, /chair, /clerk}
+      400: {description: page is not one of /deputy, /chair, /clerk, /operator}
       404: {description: One ID sign-in is not set up}
     """
     client = _client(request)

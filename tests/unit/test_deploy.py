@@ -24,3 +24,17 @@ def test_compose_runs_production_settings_and_passes_the_metrics_token() -> None
         assert env["KENGASH_ENVIRONMENT"] == "production", name
         assert "KENGASH_DEMO" not in env, name
         assert "KENGASH_METRICS_TOKEN" in env, name
+
+
+def test_the_broadcast_has_one_replica_of_its_own_with_its_recordings_kept() -> None:
+    """A sitting is encoded once: its WHIP, WHEP and HLS must all reach one replica."""
+    compose = yaml.safe_load((ROOT / "compose.yml").read_text(encoding="utf-8"))
+    broadcast = compose["services"]["broadcast"]
+    assert broadcast["environment"]["KENGASH_ENVIRONMENT"] == "production"
+    folder = broadcast["environment"]["KENGASH_HLS_DIR"]
+    assert f"hls:{folder}" in broadcast["volumes"] and "hls" in compose["volumes"]
+    assert "replicas" not in broadcast.get("deploy", {})
+    caddy = (ROOT / "deploy" / "Caddyfile").read_text(encoding="utf-8")
+    media = re.search(r"@media path (.+)", caddy)
+    assert media is not None and set(media.group(1).split()) == {"/whip/*", "/whep/*", "/hls/*"}
+    assert "reverse_proxy @media broadcast:8000" in caddy

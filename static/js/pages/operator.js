@@ -75,9 +75,11 @@ function statusCard() {
     line.textContent = onAir
       ? t("operator.on_air", { time: formatTime(broadcast.since) })
       : t("operator.off_air");
-    const count = broadcast?.viewers; // where the server counts them
+    // How many watch (WHEP and HLS), as the server counts them (broadcast.audience).
+    const count = state?.audience?.watching;
     viewers.hidden = !onAir || !Number.isInteger(count);
     viewers.textContent = Number.isInteger(count) ? t("operator.viewers", { n: count }) : "";
+    viewers.dataset.count = Number.isInteger(count) ? String(count) : "";
     closed.hidden = state?.session?.state !== "closed";
   }
 
@@ -194,7 +196,11 @@ function keysCard({ auth, sessionId }) {
       ),
       h("td", {}, key.created_by?.name || "–"),
       h("td", {}, formatTime(key.created_at)),
-      h("td", {}, key.last_used_at ? formatTime(key.last_used_at) : t("operator.never")),
+      h(
+        "td",
+        { "data-testid": "key-last-used", "data-used": String(Boolean(key.last_used_at)) },
+        key.last_used_at ? formatTime(key.last_used_at) : t("operator.never"),
+      ),
       h(
         "td",
         {},

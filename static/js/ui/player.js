@@ -22,6 +22,7 @@ const HLS_WORKER = new URL("../../vendor/hls.worker.js", import.meta.url).href;
 const RETRY_MS = 2000; // a live playlist 404s for the first second or so of a broadcast
 const ICE_GATHERING_MS = 3000; // non-trickle: send the offer once gathering is done, or after this
 const WHEP_DISCONNECTED_MS = 4000; // "disconnected" may heal by itself; "failed" does not
+const ENDLIST_WAIT_TRIES = 15; // of RETRY_MS / 2: a closed sitting's recording ends soon after
 
 let hlsLibrary = null;
 function loadHls() {
@@ -224,25 +225,33 @@ export function broadcastPlayer(sessionId) {
 
   // -- HLS ---------------------------------------------------------------------------
 
+  function playNatively(url) {
+    engine = "native";
+    showControls();
+    video.src = url;
+  }
+
   async function playHls(url, { live }) {
     const gen = generation;
     video.autoplay = live;
-    if (video.canPlayType(HLS_TYPE)) {
-      engine = "native";
-      showControls();
-      video.src = url;
+    const native = video.canPlayType(HLS_TYPE) !== "";
+    // Live: the browser's own HLS where it has one. The recording: hls.js wherever Media
+    // Source exists, since Chromium's own HLS cannot seek in an EVENT playlist (it
+    // plays one as live, of no known length); Safari without MSE plays it natively.
+    if (native && live) {
+      playNatively(url);
       return;
     }
-    let Hls;
+    let Hls = null;
     try {
       Hls = await loadHls();
     } catch {
-      if (gen === generation) say("player.unsupported");
-      return;
+      // not loaded: the browser's own HLS, if any, is all there is
     }
     if (gen !== generation) return;
-    if (!Hls.isSupported()) {
-      say("player.unsupported");
+    if (!Hls?.isSupported()) {
+      if (native) playNatively(url);
+      else say("player.unsupported");
       return;
     }
     engine = "hlsjs";
@@ -428,13 +437,24 @@ export function broadcastPlayer(sessionId) {
     });
   }
 
-  async function recordingExists(gen) {
-    try {
-      const response = await fetch(`${base}/recording.m3u8`, { cache: "no-cache" });
-      return gen === generation && response.ok;
-    } catch {
-      return false;
+  /** Whether the recording is there and, if `closed`, finished: the server writes its
+   *  ENDLIST and last chapter ends just after the sitting closes; wait a little for them. */
+  async function recordingReady(gen, closed) {
+    for (let attempt = 0; gen === generation; attempt += 1) {
+      let text = null;
+      try {
+        const response = await fetch(`${base}/recording.m3u8`, { cache: "no-cache" });
+        if (response.ok) text = await response.text();
+      } catch {
+        // the server is away: as if there were nothing
+      }
+      if (text === null) return false;
+      if (!closed || text.includes("#EXT-X-ENDLIST") || attempt >= ENDLIST_WAIT_TRIES) {
+        return gen === generation;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS / 2));
     }
+    return false;
   }
 
   // -- switching ---------------------------------------------------------------------
@@ -450,7 +470,7 @@ export function broadcastPlayer(sessionId) {
       else await playHls(`${base}/index.m3u8`, { live: true });
       return;
     }
-    if (await recordingExists(gen)) {
+    if (await recordingReady(gen, seen.closed)) {
       mode = "recording";
       showControls();
       await playHls(`${base}/recording.m3u8`, { live: false });
