@@ -200,6 +200,8 @@ class Egress:
 
     def _fan_out(self, feed: _Feed, kind: str, packet: Packet) -> None:
         for viewer in list(feed.viewers):
+            if not viewer.connected:
+                continue  # its sender is not sending yet: packets would only pile up
             track = viewer.video if kind == "video" else viewer.audio
             if track is not None and not track.offer(packet):
                 self._spawn(self._end(viewer, "stalled"))

@@ -61,6 +61,12 @@ async def test_a_player_that_cannot_keep_up_is_dropped_alone(
     slow, quick = [(await egress.watch(1, "192.0.2.1", offer, audio=True))[0] for _, offer in pcs]
     feed = egress._feeds[1]
     viewers = {viewer.resource.id: viewer for viewer in feed.viewers}
+    # Not connected yet: offered nothing (a sender that has not started takes nothing).
+    for n in range(QUEUE_PACKETS + 5):
+        egress._fan_out(feed, "audio", av.Packet(b"\xfc" * 20))
+    assert egress.viewers(1) == 2
+    for viewer in viewers.values():
+        viewer.connected = True  # as its connection's state change would set it
     # The quick one's sender takes every packet; the slow one's takes none.
     drained = viewers[quick.id].audio
     assert drained is not None

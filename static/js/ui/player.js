@@ -260,6 +260,11 @@ export function broadcastPlayer(sessionId) {
       workerPath: HLS_WORKER,
       // The recording from its beginning (an EVENT playlist would start at its end).
       startPosition: live ? -1 : 0,
+      // No metadata text track: hls.js would load it from a data: URL (the CSP refuses
+      // media from data:), and the chapters come from chapters.vtt anyway.
+      enableDateRangeMetadataCues: false,
+      enableID3MetadataCues: false,
+      enableEmsgMetadataCues: false,
     });
     hls = player;
     player.on(Hls.Events.ERROR, (event, data) => {
