@@ -9,15 +9,16 @@ test PKI, revocation off, the check in its worker process) takes `--batches` bat
 a batch are fetched and signed (openssl) before it, so the batch's CPU is the sign-ins'
 only. For each batch, the server's main thread's CPU time (utime + stime of
 /proc/PID/task/PID/stat: the thread that runs the event loop; the signature worker is
-another process, and the pool's manager thread is counted apart) is read before and
-after, less what the same thread spends idle for as long (measured just before), and
-divided by the sign-ins. Prints the median and range over the batches of the loop's ms
+another process; the pool's manager thread counts in the process's figure only) is read
+before and after, less what the same thread spends idle for as long (measured right
+after), and divided by the sign-ins. Prints the median and range over the batches of the loop's ms
 of CPU per sign-in, the whole process's, and each request's time (p50, p99).
 
-`--profile` runs cProfile in the server's main thread during the batches (a
-sitecustomize of this script's, put on the server's PYTHONPATH: no server file changes)
-and prints the top functions by cumulative and own time; the figures of a profiled run
-are inflated by the profiler, compare them only with each other."""
+`--profile` runs cProfile, on the main thread's CPU clock, in the server during the first
+batch (a sitecustomize of this script's, put on the server's PYTHONPATH: no server file
+changes) and prints the top functions by cumulative and own time (a coroutine's
+cumulative time is counted once per resumption: read the plain functions'). A profiled
+batch's figures are inflated by the profiler: compare them only with each other."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ from prometheus_client import Counter, Gauge
 
 from broadcast.pipeline import Packet
 from broadcast.resources import Resource, ResourceError, Resources
-from session_server.broadcasting.recording import Recordings
+from session_server.broadcasting.recording import Recording, Recordings
 from session_server.eventlog import LoggedEvent
 
 log = structlog.get_logger(__name__)
@@ -174,6 +174,8 @@ class Egress:
         except Exception as exc:  # aiortc's own refusal of an offer that passed our checks
             await self._end(viewer, None)
             raise ValueError(str(exc)) from exc
+        if resource.id not in self._viewers:  # its connection ended while answering
+            raise ResourceError(404, "not_live", "the broadcast ended")
         loop = asyncio.get_running_loop()
         viewer.deadline = loop.call_later(
             CONNECT_SECONDS, lambda: self._spawn(self._end(viewer, "never_connected"))
@@ -181,7 +183,7 @@ class Egress:
         self._join(session_id, viewer, recording)
         return resource, pc.localDescription.sdp
 
-    def _join(self, session_id: int, viewer: Viewer, recording: Any) -> None:
+    def _join(self, session_id: int, viewer: Viewer, recording: Recording) -> None:
         feed = self._feeds.get(session_id)
         if feed is None:
             feed = self._feeds[session_id] = _Feed()

@@ -258,11 +258,12 @@ async def watch_options(request: Request) -> Response:
     parameters:
       - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
     responses:
-      204: {description: "Accept-Post: application/sdp"}
+      204: {description: "Accept-Post: application/sdp; Link: the STUN and TURN servers"}
     """
-    return Response(
+    accepts = Response(
         status_code=204, headers={"Accept-Post": SDP, "Allow": "POST, OPTIONS", **_CORS}
     )
+    return _with_ice_links(accepts, request.app.state.settings)
 
 
 _HLS_FILE = re.compile(r"(index|recording)\.m3u8|seg-[0-9]{6}\.ts|chapters\.vtt")

@@ -6,6 +6,7 @@
 
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { iceServersOf } from "../ice.js";
 
 const ICE_GATHERING_MS = 3000;
 // 360p30, the size the server encodes (docs/performance.md): a larger picture would only
@@ -113,7 +114,7 @@ export function goLiveCard({ auth, sessionId }) {
     let pc = null;
     try {
       stream = await navigator.mediaDevices.getUserMedia(MEDIA);
-      pc = new RTCPeerConnection();
+      pc = new RTCPeerConnection({ iceServers: await iceServersOf(`/whip/${sessionId}`) });
       for (const track of stream.getTracks()) {
         pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
       }

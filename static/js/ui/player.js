@@ -5,8 +5,8 @@
 // (static/vendor/, loaded only then). Where WebRTC exists a "low delay" switch plays the
 // same picture over WHEP instead (about a fifth of a second behind the chamber rather
 // than a few seconds). Off air, it plays the recording so far, or the whole recording
-// once the sitting is closed, with its chapters (agenda items, speeches, votes) read
-// from chapters.vtt. It follows `state.broadcast.live` without a reload: a publisher
+// once the sitting is closed (with hls.js wherever Media Source exists: see playHls),
+// with its chapters (agenda items, speeches, votes) read from chapters.vtt. It follows `state.broadcast.live` without a reload: a publisher
 // who drops and reconnects only takes the viewers to the recording and back.
 //
 // Playback starts muted (browsers refuse autoplay with sound); a visible button turns
@@ -14,6 +14,7 @@
 
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { iceServersOf } from "../ice.js";
 
 const HLS_TYPE = "application/vnd.apple.mpegurl";
 // hls.js's ES module build does not inline its worker: load it from here ('self'),
@@ -313,7 +314,9 @@ export function broadcastPlayer(sessionId) {
     const gen = generation;
     engine = "whep";
     showControls();
-    const pc = new RTCPeerConnection();
+    const iceServers = await iceServersOf(`/whep/${sessionId}`);
+    if (gen !== generation) return;
+    const pc = new RTCPeerConnection({ iceServers });
     peer = pc;
     const stream = new MediaStream();
     pc.addTransceiver("video", { direction: "recvonly" });
