@@ -589,6 +589,8 @@ class MediaLoad:
                 try:
                     async with http.get("/hls/1/index.m3u8") as answer:
                         text = await answer.text()
+                    if answer.status != 200:
+                        raise ValueError(f"playlist: {answer.status}")
                     self.hls_playlists += 1
                     playlist = hls.parse(text)
                     wait = float(playlist.target_duration)
@@ -599,7 +601,10 @@ class MediaLoad:
                     for segment in new:
                         seen.add(segment.uri)
                         async with http.get(f"/hls/1/{segment.uri}") as answer:
-                            self.hls_bytes += len(await answer.read())
+                            body = await answer.read()
+                        if answer.status != 200:
+                            raise ValueError(f"segment {segment.uri}: {answer.status}")
+                        self.hls_bytes += len(body)
                         self.hls_segments += 1
                 except (aiohttp.ClientError, ValueError) as exc:
                     if len(self.errors) < 50:

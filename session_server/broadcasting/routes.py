@@ -17,7 +17,7 @@ from starlette.routing import Route
 from broadcast import chapters, ingest_keys
 from broadcast.hls import parse as parse_playlist
 from broadcast.resources import ResourceError
-from broadcast.sdp import MAX_OFFER_BYTES, SdpError, inspect_offer
+from broadcast.sdp import MAX_OFFER_BYTES, Offer, Role, SdpError, inspect_offer
 from broadcast.segmenter import RECORDING_PLAYLIST
 from session_server.auth.tokens import Actor
 from session_server.broadcasting import keys
@@ -93,6 +93,20 @@ def _with_ice_links(response: Response, settings: Settings) -> Response:
     return response
 
 
+async def _offer(request: Request, role: Role) -> tuple[str, Offer]:
+    """The request's SDP offer, checked before any WebRTC work (aiortc then reads the
+    text itself): 415, 413, 400, 422 or 406 as `inspect_offer` finds."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != SDP:
+        raise ApiError(415, "unsupported_media_type", f"send the offer as {SDP}")
+    body = await read_body(request, limit=MAX_OFFER_BYTES)
+    try:
+        offer = inspect_offer(body, role=role)
+    except SdpError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
+    return body.decode(), offer
+
+
 async def publish(request: Request) -> Response:
     """
     ---
@@ -116,16 +130,9 @@ async def publish(request: Request) -> Response:
     """
     session_id = path_id(request, "session", "session")
     owner = await _publisher(request, session_id)
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != SDP:
-        raise ApiError(415, "unsupported_media_type", f"send the offer as {SDP}")
-    body = await read_body(request, limit=MAX_OFFER_BYTES)
+    body, _ = await _offer(request, "publish")
     try:
-        inspect_offer(body, role="publish")  # checked here; aiortc reads the text itself
-    except SdpError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from exc
-    try:
-        resource, answer = await _ingest(request).publish(session_id, owner, body.decode())
+        resource, answer = await _ingest(request).publish(session_id, owner, body)
     except ResourceError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
     except ValueError as exc:
@@ -168,7 +175,7 @@ async def stop(request: Request) -> Response:
 async def options(request: Request) -> Response:
     """
     ---
-    summary: What a WHIP endpoint accepts (and CORS preflights)
+    summary: What a WHIP or WHEP endpoint accepts (and CORS preflights)
     parameters:
       - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
     responses:
@@ -208,18 +215,11 @@ async def watch(request: Request) -> Response:
       429: {description: "too_many: too many players from this address, or on this server"}
     """
     session_id = path_id(request, "session", "session")
-    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind != SDP:
-        raise ApiError(415, "unsupported_media_type", f"send the offer as {SDP}")
-    body = await read_body(request, limit=MAX_OFFER_BYTES)
-    try:
-        offer = inspect_offer(body, role="play")
-    except SdpError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from exc
+    body, offer = await _offer(request, "play")
     address = request.client.host if request.client is not None else ""
     try:
         resource, answer = await _egress(request).watch(
-            session_id, address, body.decode(), audio=offer.audio is not None
+            session_id, address, body, audio=offer.audio is not None
         )
     except ResourceError as exc:
         raise ApiError(exc.status, exc.code, exc.message) from exc
@@ -249,21 +249,6 @@ async def leave(request: Request) -> Response:
         raise ApiError(404, "not_found", "there is no such player")
     await egress.stop(resource_id)
     return Response(status_code=200, headers=_CORS)
-
-
-async def watch_options(request: Request) -> Response:
-    """
-    ---
-    summary: What a WHEP endpoint accepts (and CORS preflights)
-    parameters:
-      - {name: session, in: path, required: true, schema: {type: integer, minimum: 1}}
-    responses:
-      204: {description: "Accept-Post: application/sdp; Link: the STUN and TURN servers"}
-    """
-    accepts = Response(
-        status_code=204, headers={"Accept-Post": SDP, "Allow": "POST, OPTIONS", **_CORS}
-    )
-    return _with_ice_links(accepts, request.app.state.settings)
 
 
 _HLS_FILE = re.compile(r"(index|recording)\.m3u8|seg-[0-9]{6}\.ts|chapters\.vtt")
@@ -333,7 +318,7 @@ routes = [
     Route("/whip/{session:digits}", options, methods=["OPTIONS"]),
     Route("/whip/{session:digits}/{resource}", stop, methods=["DELETE"]),
     Route("/whep/{session:digits}", watch, methods=["POST"]),
-    Route("/whep/{session:digits}", watch_options, methods=["OPTIONS"]),
+    Route("/whep/{session:digits}", options, methods=["OPTIONS"]),
     Route("/whep/{session:digits}/{resource}", leave, methods=["DELETE"]),
     Route("/hls/{session:digits}/{name}", hls, methods=["GET"]),
 ]

@@ -33,3 +33,20 @@ export async function iceServersOf(endpoint) {
     return [];
   }
 }
+
+// WHIP and WHEP here are not trickled: the offer goes with its candidates, once they are
+// gathered (or after a few seconds, with those found by then).
+const GATHERING_MS = 3000;
+
+export function candidatesGathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, GATHERING_MS);
+    pc.addEventListener("icegatheringstatechange", () => {
+      if (pc.iceGatheringState === "complete") {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}

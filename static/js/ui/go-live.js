@@ -6,9 +6,8 @@
 
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
-import { iceServersOf } from "../ice.js";
+import { candidatesGathered, iceServersOf } from "../ice.js";
 
-const ICE_GATHERING_MS = 3000;
 // 360p30, the size the server encodes (docs/performance.md): a larger picture would only
 // be scaled down there, after crossing the chamber's network.
 const MEDIA = Object.freeze({
@@ -18,19 +17,6 @@ const MEDIA = Object.freeze({
 
 export const goLiveSupported = () =>
   typeof RTCPeerConnection === "function" && Boolean(navigator.mediaDevices?.getUserMedia);
-
-function gathered(pc) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ICE_GATHERING_MS);
-    pc.addEventListener("icegatheringstatechange", () => {
-      if (pc.iceGatheringState === "complete") {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
 
 /** Why it did not start, as a text key (the server's codes, the camera's refusals). */
 function problemOf(error) {
@@ -119,7 +105,7 @@ export function goLiveCard({ auth, sessionId }) {
         pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
       }
       await pc.setLocalDescription(await pc.createOffer());
-      await gathered(pc);
+      await candidatesGathered(pc);
       const response = await fetch(`/whip/${sessionId}`, {
         method: "POST",
         headers: { "Content-Type": "application/sdp", Authorization: `Bearer ${auth.token}` },

@@ -14,14 +14,13 @@
 
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
-import { iceServersOf } from "../ice.js";
+import { candidatesGathered, iceServersOf } from "../ice.js";
 
 const HLS_TYPE = "application/vnd.apple.mpegurl";
 // hls.js's ES module build does not inline its worker: load it from here ('self'),
 // so the Content-Security-Policy need not allow blob: workers.
 const HLS_WORKER = new URL("../../vendor/hls.worker.js", import.meta.url).href;
 const RETRY_MS = 2000; // a live playlist 404s for the first second or so of a broadcast
-const ICE_GATHERING_MS = 3000; // non-trickle: send the offer once gathering is done, or after this
 const WHEP_DISCONNECTED_MS = 4000; // "disconnected" may heal by itself; "failed" does not
 const ENDLIST_WAIT_TRIES = 15; // of RETRY_MS / 2: a closed sitting's recording ends soon after
 
@@ -297,18 +296,6 @@ export function broadcastPlayer(sessionId) {
     }
   }
 
-  function iceGathered(pc) {
-    if (pc.iceGatheringState === "complete") return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, ICE_GATHERING_MS);
-      pc.addEventListener("icegatheringstatechange", () => {
-        if (pc.iceGatheringState === "complete") {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-    });
-  }
 
   async function playWhep() {
     const gen = generation;
@@ -336,7 +323,7 @@ export function broadcastPlayer(sessionId) {
     let response;
     try {
       await pc.setLocalDescription(await pc.createOffer());
-      await iceGathered(pc);
+      await candidatesGathered(pc);
       if (gen !== generation) return;
       response = await fetch(`/whep/${sessionId}`, {
         method: "POST",
