@@ -62,7 +62,7 @@ async def test_a_player_that_cannot_keep_up_is_dropped_alone(
     feed = egress._feeds[1]
     viewers = {viewer.resource.id: viewer for viewer in feed.viewers}
     # Not connected yet: offered nothing (a sender that has not started takes nothing).
-    for n in range(QUEUE_PACKETS + 5):
+    for _ in range(QUEUE_PACKETS + 5):
         egress._fan_out(feed, "audio", av.Packet(b"\xfc" * 20))
     assert egress.viewers(1) == 2
     for viewer in viewers.values():
