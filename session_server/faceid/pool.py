@@ -1,17 +1,15 @@
 """Face work in worker processes: a frame costs about a tenth of a second of CPU, a
 challenge a second, so none of it may run on the server's event loop.
 
-The workers run below the server (session_server/background.py): on cores they share,
+The workers run below the server (session_server/workers.py, background.py), handed
+their work by the event loop itself, with no helper threads: on cores they share,
 the sockets' events go first and a burst of face checks waits instead. A bounded
 number of checks may wait for a worker; past that a check is refused as `face_busy`
 rather than queued for longer than anyone would stand in front of a tablet."""
 
 from __future__ import annotations
 
-import asyncio
-import multiprocessing
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,7 +18,7 @@ import structlog
 from biometrics import checks, faces
 from biometrics.checks import FaceCheck, FaceError, Sample
 from biometrics.liveness import Action
-from session_server.background import as_background_worker
+from session_server.workers import WorkerError, WorkerPool
 
 log = structlog.get_logger(__name__)
 
@@ -36,38 +34,20 @@ class FacePool:
         self, workers: int, queue: int, threshold: float, landmarks_model: Path | None = None
     ) -> None:
         self.threshold = threshold
-        self._workers = workers
         self._queue = queue
-        self._landmarks = None if landmarks_model is None else str(landmarks_model)
-        self._pool: ProcessPoolExecutor | None = None
+        landmarks = None if landmarks_model is None else str(landmarks_model)
+        self._pool = WorkerPool(
+            workers, initializer=_start_worker, initargs=(landmarks,), name="face"
+        )
         self._waiting = 0
-        self._starting: asyncio.Lock | None = None
 
     async def start(self) -> None:
         """Start the workers and load the models in each (a second or two): at the first
         face check, or at the server's start in production."""
-        if self._pool is not None:
-            return
-        self._starting = self._starting or asyncio.Lock()
-        async with self._starting:
-            if self._pool is not None:
-                return
-            # spawn, not fork: the server process has threads and a running loop.
-            pool = ProcessPoolExecutor(
-                self._workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_start_worker,
-                initargs=(self._landmarks,),
-            )
-            loop = asyncio.get_running_loop()
-            await asyncio.gather(*(loop.run_in_executor(pool, _warm) for _ in range(self._workers)))
-            self._pool = pool
-            log.info("face_workers_started", workers=self._workers)
+        await self._pool.start()
 
     async def stop(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        await self._pool.stop()
 
     async def enrol(self, images: Sequence[bytes]) -> list[Sample]:
         """One sample per image; FaceError naming the first image without exactly one
@@ -103,9 +83,12 @@ class FacePool:
             raise FaceBusy("every face worker is busy")
         self._waiting += 1
         try:
-            await self.start()
-            assert self._pool is not None
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+            return await self._pool.run(fn, *args)
+        except WorkerError as exc:
+            # Its worker died (replaced meanwhile) or the server is stopping: the deputy
+            # tries again, as when the workers are busy.
+            log.error("face_worker_failed", error=str(exc))
+            raise FaceBusy("the face check could not be made") from exc
         finally:
             self._waiting -= 1
 
@@ -118,11 +101,7 @@ def _plain(samples: Sequence[Sequence[float]]) -> list[list[float]]:
 
 
 def _start_worker(landmarks_model: str | None) -> None:
-    as_background_worker()
     faces.configure(landmarks_model)
-
-
-def _warm() -> None:
     faces.models().warm()
 
 

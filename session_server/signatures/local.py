@@ -5,7 +5,7 @@ revocation look-ups (pyhanko-certvalidator) are all CPU work in Python: run on t
 server's event loop or a thread of it (which holds the same interpreter lock), a burst
 of sign-ins at the start of a sitting would hold up every socket's events. With
 `workers` (the default, one), the whole check runs in worker processes below the
-server's priority (session_server/background.py); without, the CMS on a thread and the
+server's priority (session_server/workers.py, background.py); without, the CMS on a thread and the
 path on the loop, which bench/signin.py measured the worse of the two. O'zDSt
 signatures (most real E-IMZO keys) cannot be checked here: they are refused as
 `unsupported_algorithm`; use E-IMZO-SERVER for them."""
@@ -13,9 +13,7 @@ signatures (most real E-IMZO keys) cannot be checked here: they are refused as
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,9 +34,9 @@ from pyhanko_certvalidator.errors import (
 )
 from pyhanko_certvalidator.fetchers.aiohttp_fetchers import AIOHttpFetcherBackend
 
-from session_server.background import as_background_worker
 from session_server.signatures import cms
 from session_server.signatures.base import SignatureError, Verified, VerifierUnavailable
+from session_server.workers import WorkerError, WorkerPool
 
 log = structlog.get_logger(__name__)
 
@@ -128,31 +126,23 @@ class LocalVerifier:
         self._window = signing_window
         self._clock = clock
         self._config = _Config(trust_dir, check_revocation, timeout, signing_window)
-        self._workers = workers
-        self._pool: ProcessPoolExecutor | None = None
+        # The loop hands the check to a worker itself (session_server/workers.py): a
+        # ProcessPoolExecutor's helper threads held the loop up about 1.4 ms a sign-in.
+        self._pool = (
+            WorkerPool(workers, initializer=_warm, initargs=(self._config,), name="signature")
+            if workers
+            else None
+        )
 
     async def start(self) -> None:
         """Start the worker processes now, not at the first sign-in (they take a second
-        to import the server's code)."""
-        if self._workers and self._pool is None:
-            # spawn, not fork: the server process has threads and a running loop.
-            self._pool = ProcessPoolExecutor(
-                self._workers,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=as_background_worker,
-            )
-            loop = asyncio.get_running_loop()
-            await asyncio.gather(
-                *(
-                    loop.run_in_executor(self._pool, _warm, self._config)
-                    for _ in range(self._workers)
-                )
-            )
+        to import the server's code), each with its verifier built."""
+        if self._pool is not None:
+            await self._pool.start()
 
     async def stop(self) -> None:
         if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+            await self._pool.stop()
 
     async def verify_attached(
         self, pkcs7: bytes, *, client_address: str = "", host: str = ""
@@ -168,12 +158,12 @@ class LocalVerifier:
 
     async def _verify(self, pkcs7: bytes, content: bytes | None) -> Verified:
         now = self._clock()
-        if self._workers:
-            await self.start()
-            assert self._pool is not None
-            outcome = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _in_worker, self._config, pkcs7, content, now
-            )
+        if self._pool is not None:
+            try:
+                outcome = await self._pool.run(_in_worker, self._config, pkcs7, content, now)
+            except WorkerError as exc:  # the worker died, or the server is stopping
+                log.error("signature_worker_failed", error=str(exc))
+                raise VerifierUnavailable("the signature check could not be made") from exc
             return _unpack(outcome)
         # The CMS on a thread, the path on the loop: measured (bench/signin.py), the path
         # on the thread too held the loop up longer, the thread keeping the interpreter

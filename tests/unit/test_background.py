@@ -14,16 +14,19 @@ import pytest
 
 from tests.conftest import ROOT
 
+# A server with one worker of the pool every background job runs in
+# (session_server/workers.py, which runs as_background_worker in each).
 SERVER = """
-import concurrent.futures, multiprocessing, os, sys, time
-from session_server.background import as_background_worker
+import asyncio, os
+from session_server.workers import WorkerPool
+
+async def main():
+    pool = WorkerPool(1)
+    print(await pool.run(os.getpid), flush=True)
+    await asyncio.sleep(600)
 
 if __name__ == "__main__":
-    pool = concurrent.futures.ProcessPoolExecutor(
-        1, mp_context=multiprocessing.get_context("spawn"), initializer=as_background_worker
-    )
-    print(pool.submit(os.getpid).result(), flush=True)
-    time.sleep(600)
+    asyncio.run(main())
 """
 
 
