@@ -18,14 +18,17 @@ WHIP; it remembers when each frame left its track. In one run:
      (when its keyframe left the encoder), and, measured directly, - the send time of
      the frame that opens it (decoded from the segment, its number read back). A player
      holding back 3 segments (hls.js's liveSyncDurationCount) shows that direct delay
-     plus 2 to 3 segment durations (see docs/performance.md); the upper bound is the
-     figure held against the 4 s target;
+     plus 2 to 3 segment durations, by when in the newest segment's time it joined
+     (see docs/performance.md): the mean (p50 + 2.5) is held against the 4 s target,
+     the worst join (p99 + 3) printed beside it;
   3. the server process's CPU (utime+stime) over --seconds with each of --whep-viewers
      WHEP viewers, and with none (the reference). The viewers are aiortc peers in the
-     client processes whose decoder is replaced by one that counts the encoded frames'
-     bytes and returns no picture: real ICE, DTLS, SRTP, RTP, NACK and RTCP receivers
-     that cost no decoding. Slope by least squares, in % of a core per added viewer;
-     the encoder threads' CPU (kengash_broadcast_encoding_cpu_seconds_total) beside it;
+     client processes (at nice --load-nice) whose receivers count each encoded frame's
+     bytes where they would queue it for their decoder thread, and have none: real
+     ICE, DTLS, SRTP, RTP, NACK and RTCP receivers that cost no decoding. Slope by
+     least squares, in % of a core per added viewer; beside it the encoder's CPU
+     (kengash_broadcast_encoding_cpu_seconds_total) and the server's threads off the
+     event loop, which must stay flat, and whether every viewer got its packets;
   4. the same with 0 and --hls-clients HLS clients (aiohttp in the client processes,
      each polling the playlist every segment duration and fetching each new segment,
      as a player does), alternating --hls-rounds times;
@@ -33,7 +36,8 @@ WHIP; it remembers when each frame left its track. In one run:
      while the chair changes the floor at --rate a second for --seconds: quiet (no
      publisher) and broadcasting (the publisher, --busy-whep WHEP viewers and
      --busy-hls HLS clients) alternating --rounds times; the ratio of the pooled fan-out
-     p99s (target <= 1.2), and each round's.
+     p99s (target <= 1.2), and each round's; with the server's, its event loop
+     thread's and the machine's CPU in each phase.
 
 A table with targets on stdout; JSON under bench/results/. Loopback only; every process
 started here is ended here.
@@ -51,6 +55,7 @@ import platform
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -940,9 +945,13 @@ async def fanout_rounds(
             await load.start_players(base, args.busy_hls)
             await asyncio.sleep(args.settle)
             usage = Usage(pid, pids)
+            spy = gil_profiler(pid, "fanout-busy") if args.profile and not n else None
             loaded, _ = await phase(
                 clients, chair, deputy, args.seconds, args.rate, conn["connected"], nothing()
             )
+            if spy is not None:
+                spy.send_signal(signal.SIGINT)
+                spy.wait(60)
             usages.append({"quiet": calm_usage, "broadcasting": usage.read()})
             await load.stop_players()
             await load.close_viewers(base)
@@ -980,6 +989,17 @@ async def fanout_rounds(
     }
 
 
+def gil_profiler(pid: int, name: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling only the thread that holds the GIL: what the event loop waits for
+    when it waits for the interpreter rather than for work."""
+    spy = Path(sys.executable).with_name("py-spy")
+    out = RESULTS / f"profile-{name}-gil-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+    cmd = [str(spy), "record", "-p", str(pid), "-r", "200", "--gil", "-f", "raw", "-o", str(out)]
+    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return process
+
+
 # -- the run ------------------------------------------------------------------------------------
 
 
@@ -998,6 +1018,8 @@ async def main(args: argparse.Namespace) -> int:
         "KENGASH_WHEP_MAX_VIEWERS": str(most),
         "KENGASH_WHEP_MAX_PER_ADDRESS": str(most),
     }
+    if args.hls_dir:  # diagnosis: the recording on another file system than the database
+        env["KENGASH_HLS_DIR"] = tempfile.mkdtemp(prefix="kengash-broadcast-hls-", dir=args.hls_dir)
     load_before = os.getloadavg()
     server = await asyncio.to_thread(start_real_server, tmp, "", env)
     base = f"http://127.0.0.1:{server.port}"
@@ -1056,6 +1078,8 @@ async def main(args: argparse.Namespace) -> int:
         load.stop()
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
+        if "KENGASH_HLS_DIR" in env:
+            shutil.rmtree(env["KENGASH_HLS_DIR"], ignore_errors=True)
     results["load_average_before"] = load_before
     results["load_average_after"] = os.getloadavg()
     rows = table(results)
@@ -1236,12 +1260,16 @@ def cli() -> argparse.Namespace:
         help="which measurements (1 and 2 run together)",
     )
     p.add_argument(
+        "--hls-dir", default="", help="where the server writes the HLS (diagnosis: /dev/shm)"
+    )
+    p.add_argument(
         "--no-audio", action="store_true", help="the publisher sends video only (diagnosis)"
     )
     p.add_argument(
         "--profile",
         action="store_true",
-        help="py-spy record the server in the largest WHEP window (bench/results/profile-*)",
+        help="py-spy record the server in the largest WHEP window and the first broadcasting "
+        "fan-out phase (bench/results/profile-*)",
     )
     return p.parse_args()
 

@@ -23,7 +23,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.websockets import WebSocket
 
 from biometrics.matching import THRESHOLD
-from broadcast.resources import Resources
+from broadcast.resources import ResourceError
 from session_server import api, users_api
 from session_server.auth import oneid_routes
 from session_server.auth import routes as auth_routes
@@ -34,10 +34,8 @@ from session_server.broadcasting import keys as ingest_key_routes
 from session_server.broadcasting import routes as whip_routes
 from session_server.broadcasting.audience import Audience, reporting_audience
 from session_server.broadcasting.chapter_marks import ChapterMarks
-from session_server.broadcasting.egress import Egress
-from session_server.broadcasting.ice import offer_host_addresses, rtc_ice_servers
-from session_server.broadcasting.ingest import Ingest, reporting_broadcast
-from session_server.broadcasting.recording import Recordings
+from session_server.broadcasting.ingest import reporting_broadcast
+from session_server.broadcasting.media_process import MediaProcess, MediaRecordings
 from session_server.db.engine import Database
 from session_server.db.migrate import is_current
 from session_server.decisions import routes as decision_routes
@@ -60,7 +58,7 @@ from session_server.live.timers import VoteTimers, closing_votes
 from session_server.logs import configure as configure_logs
 from session_server.middleware import CatchErrors, SecurityHeaders
 from session_server.rendering import Renderer
-from session_server.settings import Settings, hls_dir, ice_hosts, ledger_signer
+from session_server.settings import Settings, hls_dir, ledger_signer
 from session_server.signatures import demo_verifier, make_verifier
 from session_server.signatures.base import Lifecycle
 
@@ -124,28 +122,19 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     decision_verifier = verifier or demo_verifier(settings)
     hub.dispatcher.before("decision.sign", DecisionSigning(db, decision_verifier).prepare)
     renderer = Renderer()
-    # The broadcast: WHIP ingest, its on-air reports in the sitting's log.
-    offer_host_addresses(ice_hosts(settings))
-    recordings = Recordings(hls_dir(settings))
+    # The broadcast: its media (WHIP in, WHEP out, the encoder and the HLS recording) in
+    # a process of its own, off this loop; here its on-air reports and audience go into
+    # the sitting's log, and its chapter marks are read from the log.
+    media = MediaProcess(settings, reporting_broadcast(hub.dispatcher))
+    recordings = MediaRecordings(hls_dir(settings), media)
     # The chapter marks, then the recordings' reaction (ENDLIST once the last are in).
     chapter_marks = ChapterMarks(db, recordings)
     hub.react(chapter_marks.reaction)
-    resources = Resources(
-        max_viewers_per_address=settings.whep_max_per_address,
-        max_viewers=settings.whep_max_viewers,
-    )
-    egress = Egress(resources, recordings, ice_servers=lambda: rtc_ice_servers(settings))
-    ingest = Ingest(
-        resources,
-        reporting_broadcast(hub.dispatcher),
-        recordings.sink,
-        egress.end_all,
-        ice_servers=lambda: rtc_ice_servers(settings),
-    )
-    hub.react(ingest.reaction)
-    hub.react(egress.reaction)
     audience = Audience(
-        resources, egress.viewers, reporting_audience(hub.dispatcher), settings.audience_seconds
+        lambda: {*media.live, *media.viewers},
+        lambda session_id: media.viewers.get(session_id, 0),
+        reporting_audience(hub.dispatcher),
+        settings.audience_seconds,
     )
 
     @asynccontextmanager
@@ -155,7 +144,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         await forming.catch_up()
         ledger.start(settings.ledger_catch_up_seconds)  # catches up at once, then now and then
         watch.start()
-        egress.start()
+        await media.start()
         audience.start()
         await chapter_marks.catch_up()  # recordings left open by a server that went down
         if isinstance(verifier, Lifecycle):
@@ -177,10 +166,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
                 await verifier.stop()
             await faces.stop()
             await renderer.stop()
-            await ingest.close()
-            await egress.close()
             await audience.stop()
-            recordings.stop()
+            await media.close()
             await ledger.stop()
             await watch.stop()
             await progress.stop()
@@ -240,7 +227,12 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
                     "/metrics needs Authorization: Bearer with the metrics token",
                     headers={"WWW-Authenticate": "Bearer"},
                 )
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        # The media process's own (its families are counted there only).
+        try:
+            broadcast = await media.call("metrics")
+        except ResourceError:
+            broadcast = b""
+        return Response(generate_latest() + broadcast, media_type=CONTENT_TYPE_LATEST)
 
     async def openapi(request: Request) -> JSONResponse:
         return JSONResponse(schemas.get_schema(routes=request.app.routes))
@@ -295,8 +287,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
     app.state.face_store = face_store
     app.state.ledger = ledger
     app.state.renderer = renderer
-    app.state.ingest = ingest
-    app.state.egress = egress
+    app.state.media = media
     app.state.audience = audience
     app.state.recordings = recordings
     return app

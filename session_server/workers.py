@@ -161,7 +161,8 @@ class WorkerPool:
             self._forget(worker)
             if worker.call is not None:
                 _fail(worker.call, PoolStopped("the worker pool was stopped"))
-        # Closing its socket tells a worker to leave; one busy with a call is killed.
+        # Closing its socket tells a worker to leave (when its call is done: one still
+        # busy after STOP_GRACE_SECONDS is killed).
         await asyncio.gather(*(_ended(worker.process) for worker in workers))
 
     # -- on the loop ---------------------------------------------------------------------

@@ -11,12 +11,11 @@ import asyncio
 import contextlib
 import hashlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 
 from broadcast.audience import Count, HlsPlayers
-from broadcast.resources import Resources
 from session_server.auth.tokens import SYSTEM
 from session_server.commands.dispatcher import Dispatcher
 
@@ -45,12 +44,12 @@ def reporting_audience(dispatcher: Dispatcher) -> Report:
 class Audience:
     def __init__(
         self,
-        resources: Resources,
+        broadcast: Callable[[], Iterable[int]],
         webrtc: Callable[[int], int],
         report: Report,
         every: float = AUDIENCE_SECONDS,
     ) -> None:
-        self._resources = resources
+        self._broadcast = broadcast  # the sittings on air or with viewers
         self._webrtc = webrtc
         self._report = report
         self._every = every
@@ -77,7 +76,7 @@ class Audience:
         watched = {
             *self._logged,
             *self._players.sessions(),
-            *(int(s) for s in self._resources.sessions()),
+            *self._broadcast(),
         }
         for session_id in sorted(watched):
             count = Count(self._webrtc(session_id), self._players.count(session_id, now))

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import select
@@ -31,7 +32,6 @@ from broadcast import chapters
 from broadcast.hls import DateRange
 from broadcast.segmenter import RECORDING_PLAYLIST
 from session_server import eventlog
-from session_server.broadcasting.recording import Recordings
 from session_server.db import models
 from session_server.db.engine import Database
 from session_server.eventlog import LoggedEvent
@@ -53,8 +53,27 @@ def _closes(events: list[LoggedEvent]) -> bool:
     return any(event.get("kind") == "session.closed" for _, event in events)
 
 
+class Charted(Protocol):
+    def chart(self, marks: list[DateRange]) -> None: ...
+
+
+class RecordingsView(Protocol):
+    """The recordings, wherever they are made (media_process.MediaRecordings on the
+    server; recording.Recordings where they are made in the same process)."""
+
+    folder: Path
+
+    def get(self, session_id: int) -> Charted | None: ...
+
+    async def reaction(self, session_id: int, events: list[LoggedEvent]) -> None: ...
+
+    def unfinished(self) -> list[int]: ...
+
+    def end_left_over(self, session_id: int, marks: list[DateRange]) -> bool: ...
+
+
 class ChapterMarks:
-    def __init__(self, db: Database, recordings: Recordings) -> None:
+    def __init__(self, db: Database, recordings: RecordingsView) -> None:
         self._db = db
         self._recordings = recordings
         # Per sitting being recorded: the public facts read so far, and the last seq read.

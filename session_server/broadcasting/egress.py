@@ -33,16 +33,16 @@ from prometheus_client import Counter, Gauge
 
 from broadcast.pipeline import Packet
 from broadcast.resources import Resource, ResourceError, Resources
+from session_server.broadcasting.metrics import MEDIA
 from session_server.broadcasting.recording import Recording, Recordings
-from session_server.eventlog import LoggedEvent
 
 log = structlog.get_logger(__name__)
 
-VIEWERS = Gauge("kengash_whep_viewers", "WHEP viewers connected to this process")
-PLAYERS = Gauge(
-    "kengash_whep_players", "WHEP resources (players) of this process, connected or not"
+VIEWERS = Gauge("kengash_whep_viewers", "WHEP viewers connected", registry=MEDIA)
+PLAYERS = Gauge("kengash_whep_players", "WHEP players, connected or not", registry=MEDIA)
+STALLED = Counter(
+    "kengash_whep_viewers_dropped_total", "WHEP viewers dropped", ["reason"], registry=MEDIA
 )
-STALLED = Counter("kengash_whep_viewers_dropped_total", "WHEP viewers dropped", ["reason"])
 
 # Packets a viewer may have waiting: about a second of video (30) and of audio (50).
 QUEUE_PACKETS = 80
@@ -232,11 +232,6 @@ class Egress:
             with contextlib.suppress(ResourceError):
                 self.resources.delete("whep", str(session_id), viewer.resource.id, None)
             await self._end(viewer, None)
-
-    async def reaction(self, session_id: int, events: list[LoggedEvent]) -> None:
-        """A reaction: a closed sitting's viewers end."""
-        if any(event["kind"] == "session.closed" for _, event in events):
-            await self.end_session(session_id)
 
     async def _end(self, viewer: Viewer, reason: str | None) -> None:
         if self._viewers.pop(viewer.resource.id, None) is None:

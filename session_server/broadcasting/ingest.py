@@ -21,7 +21,6 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from broadcast.resources import Resource, ResourceError, Resources
 from session_server.auth.tokens import SYSTEM
 from session_server.commands.dispatcher import Dispatcher
-from session_server.eventlog import LoggedEvent
 
 log = structlog.get_logger(__name__)
 
@@ -156,12 +155,11 @@ class Ingest:
         if publisher.live:
             await self._report(publisher.session_id, False)
 
-    async def reaction(self, session_id: int, events: list[LoggedEvent]) -> None:
-        """A reaction: a closed sitting is off air (its publisher's connection ends)."""
-        if any(event["kind"] == "session.closed" for _, event in events):
-            for publisher in list(self._publishers.values()):
-                if publisher.session_id == session_id:
-                    await self._gone(publisher, dropped=False)
+    async def end_session(self, session_id: int) -> None:
+        """The sitting closed: it is off air (its publisher's connection ends)."""
+        for publisher in list(self._publishers.values()):
+            if publisher.session_id == session_id:
+                await self._gone(publisher, dropped=False)
 
     async def close(self) -> None:
         for publisher in list(self._publishers.values()):

@@ -9,6 +9,7 @@ description."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Any
 
@@ -20,10 +21,11 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from broadcast import ingest_keys
+from broadcast.resources import ResourceError
 from session_server.auth import audit
 from session_server.auth.routes import origin_of
 from session_server.auth.tokens import Actor
-from session_server.broadcasting.ingest import Ingest
+from session_server.broadcasting.media_process import MediaProcess
 from session_server.db import models
 from session_server.db.engine import Database
 from session_server.db.models import iso, utcnow
@@ -275,10 +277,9 @@ async def revoke_key(request: Request) -> JSONResponse:
     answer = await _db(request).transact(revoke)
     # The key's publication ends now, if this process holds it (with several replicas,
     # one another holds goes on until it ends); no new one is taken with the key.
-    ingest: Ingest = request.app.state.ingest
-    publisher = ingest.resources.publisher(str(sitting.id))
-    if publisher is not None and publisher.owner == owner_of(kid):
-        await ingest.stop(publisher.id)
+    media: MediaProcess = request.app.state.media
+    with contextlib.suppress(ResourceError):  # the media restarting: nothing is on air
+        await media.call("end_publisher_of", sitting.id, owner_of(kid))
     return JSONResponse(answer)
 
 

@@ -26,18 +26,26 @@ from prometheus_client import Counter
 from broadcast.hls import DateRange
 from broadcast.pipeline import AudioCodec, Encoder, PacketCallback, Pipeline
 from broadcast.segmenter import RECORDING_PLAYLIST, Segmenter, end_recording
+from session_server.broadcasting.metrics import MEDIA
 from session_server.db.models import utcnow
 from session_server.eventlog import LoggedEvent
 
 log = structlog.get_logger(__name__)
 
 DROPPED = Counter(
-    "kengash_broadcast_frames_dropped_total", "Frames dropped: the encoder fell behind", ["kind"]
+    "kengash_broadcast_frames_dropped_total",
+    "Frames dropped: the encoder fell behind",
+    ["kind"],
+    registry=MEDIA,
 )
-FRAMES = Counter("kengash_broadcast_frames_total", "Frames received from publishers", ["kind"])
+FRAMES = Counter(
+    "kengash_broadcast_frames_total", "Frames received from publishers", ["kind"], registry=MEDIA
+)
 # The encoding threads' own CPU (scaling, encoding, remuxing into segments): what the
 # broadcast costs whatever its audience (bench/broadcast.py reads it).
-ENCODING = Counter("kengash_broadcast_encoding_cpu_seconds_total", "CPU of the encoding threads")
+ENCODING = Counter(
+    "kengash_broadcast_encoding_cpu_seconds_total", "CPU of the encoding threads", registry=MEDIA
+)
 # About two seconds of 30 fps video and 50-a-second audio frames.
 QUEUE_FRAMES = 160
 _FINISH = object()

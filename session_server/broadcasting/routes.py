@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -22,10 +23,8 @@ from broadcast.segmenter import RECORDING_PLAYLIST
 from session_server.auth.tokens import Actor
 from session_server.broadcasting import keys
 from session_server.broadcasting.audience import Audience
-from session_server.broadcasting.egress import Egress
 from session_server.broadcasting.ice import ice_links
-from session_server.broadcasting.ingest import Ingest
-from session_server.broadcasting.recording import Recordings
+from session_server.broadcasting.media_process import MediaProcess, MediaRecordings
 from session_server.db import models
 from session_server.db.engine import Database
 from session_server.http import ApiError, bearer_token, caller, path_id, read_body
@@ -41,9 +40,13 @@ _CORS = {
 }
 
 
-def _ingest(request: Request) -> Ingest:
-    ingest: Ingest = request.app.state.ingest
-    return ingest
+async def _media(request: Request, operation: str, *args: Any) -> Any:
+    """An operation of the media process; its refusals as HTTP problems."""
+    media: MediaProcess = request.app.state.media
+    try:
+        return await media.call(operation, *args)
+    except ResourceError as exc:
+        raise ApiError(exc.status, exc.code, exc.message) from exc
 
 
 def _may_publish(actor: Actor) -> Actor:
@@ -131,13 +134,8 @@ async def publish(request: Request) -> Response:
     session_id = path_id(request, "session", "session")
     owner = await _publisher(request, session_id)
     body, _ = await _offer(request, "publish")
-    try:
-        resource, answer = await _ingest(request).publish(session_id, owner, body)
-    except ResourceError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from exc
-    except ValueError as exc:
-        raise ApiError(400, "bad_sdp", f"the offer was not taken: {exc}") from exc
-    headers = {"Location": resource.location, **_CORS}
+    location, answer = await _media(request, "publish", session_id, owner, body)
+    headers = {"Location": location, **_CORS}
     created = Response(answer, 201, media_type=SDP, headers=headers)
     return _with_ice_links(created, request.app.state.settings)
 
@@ -162,13 +160,7 @@ async def stop(request: Request) -> Response:
     else:
         owner = _may_publish(await caller(request)).key
     resource_id = request.path_params["resource"]
-    ingest = _ingest(request)
-    known = ingest.resources.get(resource_id)
-    if known is None or known.kind != "whip" or known.session != str(session_id):
-        raise ApiError(404, "not_found", "there is no such publication")
-    if known.owner != owner:
-        raise ApiError(403, "forbidden", "this publication is someone else's")
-    await ingest.stop(resource_id)
+    await _media(request, "stop_publisher", session_id, resource_id, owner)
     return Response(status_code=200, headers=_CORS)
 
 
@@ -185,11 +177,6 @@ async def options(request: Request) -> Response:
         status_code=204, headers={"Accept-Post": SDP, "Allow": "POST, OPTIONS", **_CORS}
     )
     return _with_ice_links(accepts, request.app.state.settings)
-
-
-def _egress(request: Request) -> Egress:
-    egress: Egress = request.app.state.egress
-    return egress
 
 
 async def watch(request: Request) -> Response:
@@ -217,15 +204,10 @@ async def watch(request: Request) -> Response:
     session_id = path_id(request, "session", "session")
     body, offer = await _offer(request, "play")
     address = request.client.host if request.client is not None else ""
-    try:
-        resource, answer = await _egress(request).watch(
-            session_id, address, body, audio=offer.audio is not None
-        )
-    except ResourceError as exc:
-        raise ApiError(exc.status, exc.code, exc.message) from exc
-    except ValueError as exc:
-        raise ApiError(400, "bad_sdp", f"the offer was not taken: {exc}") from exc
-    headers = {"Location": resource.location, **_CORS}
+    location, answer = await _media(
+        request, "watch", session_id, address, body, offer.audio is not None
+    )
+    headers = {"Location": location, **_CORS}
     created = Response(answer, 201, media_type=SDP, headers=headers)
     return _with_ice_links(created, request.app.state.settings)
 
@@ -242,12 +224,7 @@ async def leave(request: Request) -> Response:
       404: {description: "not_found: no such resource on this sitting"}
     """
     session_id = path_id(request, "session", "session")
-    resource_id = request.path_params["resource"]
-    egress = _egress(request)
-    known = egress.resources.get(resource_id)
-    if known is None or known.kind != "whep" or known.session != str(session_id):
-        raise ApiError(404, "not_found", "there is no such player")
-    await egress.stop(resource_id)
+    await _media(request, "leave", session_id, request.path_params["resource"])
     return Response(status_code=200, headers=_CORS)
 
 
@@ -272,7 +249,7 @@ async def hls(request: Request) -> Response:
     name = request.path_params["name"]
     if not _HLS_FILE.fullmatch(name):
         raise ApiError(404, "not_found", "no such file")
-    recordings: Recordings = request.app.state.recordings
+    recordings: MediaRecordings = request.app.state.recordings
     path = recordings.folder / str(session_id) / name
     if name == "chapters.vtt":
         return await _chapters(recordings.folder / str(session_id) / RECORDING_PLAYLIST)

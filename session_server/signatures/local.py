@@ -160,7 +160,7 @@ class LocalVerifier:
         now = self._clock()
         if self._pool is not None:
             try:
-                outcome = await self._pool.run(_in_worker, self._config, pkcs7, content, now)
+                outcome = await self._pool.run(_in_worker, pkcs7, content, now)
             except WorkerError as exc:  # the worker died, or the server is stopping
                 log.error("signature_worker_failed", error=str(exc))
                 raise VerifierUnavailable("the signature check could not be made") from exc
@@ -268,8 +268,11 @@ def _warm(config: _Config) -> None:
     _verifier_here(config)
 
 
-def _in_worker(config: _Config, pkcs7: bytes, content: bytes | None, now: datetime) -> _Outcome:
-    verifier = _verifier_here(config)
+def _in_worker(pkcs7: bytes, content: bytes | None, now: datetime) -> _Outcome:
+    # The pool's initializer (_warm) built this worker's verifier: the settings are not
+    # pickled again with every sign-in.
+    verifier = _worker
+    assert verifier is not None
 
     async def check() -> Verified:
         return await verifier._finish(_check(pkcs7, content), content, now)

@@ -22,7 +22,7 @@ from session_server.workers import WorkerPool
 
 async def main():
     pool = WorkerPool(1)
-    print(await pool.run(os.getpid), flush=True)
+    print("worker", await pool.run(os.getpid), flush=True)
     await asyncio.sleep(600)
 
 if __name__ == "__main__":
@@ -45,7 +45,11 @@ def test_a_worker_runs_idle_and_exits_when_its_server_is_killed() -> None:
     )
     try:
         assert server.stdout is not None
-        worker = int(server.stdout.readline())
+        line = ""
+        while not line.startswith("worker "):  # past the pool's log lines
+            line = server.stdout.readline()
+            assert line, "the server ended"
+        worker = int(line.split()[1])
         assert os.sched_getscheduler(worker) == os.SCHED_IDLE
         server.send_signal(signal.SIGKILL)
         server.wait(10)
