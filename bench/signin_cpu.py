@@ -13,8 +13,9 @@ another process; the pool's manager thread counts in the process's figure only) 
 before and after, less what the same thread spends idle for as long (measured right
 after), and divided by the sign-ins. Prints the median and range over the batches of the loop's ms
 of CPU per sign-in, the whole process's, the wall clock per sign-in (the batch's time over
-its sign-ins: the loop's waits count there, not in its CPU), and each request's time (p50,
-p99).
+its sign-ins: the loop's waits count there, not in its CPU), the loop thread's context
+switches per sign-in (it sleeps for each wait for the interpreter lock), and each
+request's time (p50, p99).
 
 `--profile` runs cProfile, on the main thread's CPU clock, in the server during the first
 batch (a sitecustomize of this script's, put on the server's PYTHONPATH: no server file
@@ -57,9 +58,18 @@ def thread_cpu_seconds(pid: int, tid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def ticks(pid: int) -> tuple[float, float]:
-    """(main thread, whole process) CPU seconds."""
-    return thread_cpu_seconds(pid, pid), cpu_seconds(pid)
+def ticks(pid: int) -> tuple[float, float, float]:
+    """(main thread, whole process) CPU seconds, and the main thread's context switches."""
+    return thread_cpu_seconds(pid, pid), cpu_seconds(pid), thread_switches(pid, pid)
+
+
+def thread_switches(pid: int, tid: int) -> float:
+    """A thread's voluntary and involuntary context switches: the event loop's thread
+    sleeps in epoll when idle, and also whenever it waits for the interpreter lock that
+    another thread of the process holds (which its CPU time does not show)."""
+    with open(f"/proc/{pid}/task/{tid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f if "ctxt_switches" in line)
+    return float(sum(int(v) for v in fields.values()))
 
 
 async def signed(http: Any, pki: TestPKI, who: list[Identity], count: int) -> list[str]:
@@ -147,6 +157,7 @@ async def main(args: argparse.Namespace) -> int:
     process_ms: list[float] = []
     request_ms: list[float] = []
     wall_ms: list[float] = []
+    switches: list[float] = []
     profiled = False
     try:
         async with httpx.AsyncClient(
@@ -182,6 +193,7 @@ async def main(args: argparse.Namespace) -> int:
                 # The wall clock per sign-in (one after another): what the loop's waits
                 # add, which its CPU time does not show.
                 wall_ms.append(wall * 1000 / count)
+                switches.append((after[2] - before[2] - (idle_after[2] - idle_before[2])) / count)
                 request_ms += times
                 print(
                     f"batch {n + 1}: {count} sign-ins in {wall:.2f} s, loop CPU "
@@ -205,6 +217,10 @@ async def main(args: argparse.Namespace) -> int:
             "median": statistics.median(process_ms),
             "per_batch": process_ms,
         },
+        "loop_context_switches_per_sign_in": {
+            "median": statistics.median(switches),
+            "per_batch": switches,
+        },
         "wall_ms_per_sign_in": {
             "median": statistics.median(wall_ms),
             "per_batch": wall_ms,
@@ -221,7 +237,8 @@ async def main(args: argparse.Namespace) -> int:
         f"{figures['database']}: event-loop CPU per E-IMZO sign-in {c['median']:.2f} ms "
         f"(batches {c['min']:.2f}–{c['max']:.2f}); process "
         f"{figures['process_cpu_ms_per_sign_in']['median']:.2f} ms; "
-        f"wall {figures['wall_ms_per_sign_in']['median']:.2f} ms a sign-in; "
+        f"wall {figures['wall_ms_per_sign_in']['median']:.2f} ms a sign-in; loop context "
+        f"switches {figures['loop_context_switches_per_sign_in']['median']:.1f} a sign-in; "
         f"request p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms"
     )
     print(f"results: {out.relative_to(ROOT)}")

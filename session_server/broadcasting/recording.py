@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from datetime import datetime
@@ -40,11 +39,6 @@ DROPPED = Counter(
 )
 FRAMES = Counter(
     "kengash_broadcast_frames_total", "Frames received from publishers", ["kind"], registry=MEDIA
-)
-# The encoding threads' own CPU (scaling, encoding, remuxing into segments): what the
-# broadcast costs whatever its audience (bench/broadcast.py reads it).
-ENCODING = Counter(
-    "kengash_broadcast_encoding_cpu_seconds_total", "CPU of the encoding threads", registry=MEDIA
 )
 # About two seconds of 30 fps video and 50-a-second audio frames.
 QUEUE_FRAMES = 160
@@ -134,7 +128,6 @@ class Recording:
             if item is _WAKE:
                 continue
             kind, frame = item
-            started = time.thread_time()
             try:
                 if kind == "video":
                     self._pipeline.push_video(frame)
@@ -142,7 +135,6 @@ class Recording:
                     self._pipeline.push_audio(frame)
             except Exception:  # one bad frame must not end the recording
                 log.exception("recording_frame_failed", folder=str(self.folder))
-            ENCODING.inc(time.thread_time() - started)
         try:
             self._pipeline.close()
             self._segmenter.finish()

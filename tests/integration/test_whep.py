@@ -117,6 +117,13 @@ async def test_a_viewer_receives_the_broadcast(whep_server: Server, on_air: str)
         sound = await frames_of(tracks["audio"], 20)
         assert all(isinstance(f, av.AudioFrame) for f in sound)
         assert await players(http) == 1
+        # The media process counts its encoding work (off its loop: x264's threads too).
+        encoding = [
+            float(line.split()[-1])
+            for line in (await http.get("/metrics")).text.splitlines()
+            if line.startswith("kengash_broadcast_encoding_cpu_seconds_total ")
+        ]
+        assert encoding and encoding[0] > 0
         # The consoles are told how many watch: this viewer, and an HLS player.
         follower = await LiveClient.open(whep_server.ws_url)
         await follower.subscribe(1)

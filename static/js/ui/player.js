@@ -260,6 +260,9 @@ export function broadcastPlayer(sessionId) {
       workerPath: HLS_WORKER,
       // The recording from its beginning (an EVENT playlist would start at its end).
       startPosition: live ? -1 : 0,
+      // Two segments behind the live edge, not three: with 1-second segments every
+      // join stays within about 3.2 s of the chamber (docs/performance.md, Broadcast).
+      liveSyncDurationCount: 2,
       // No metadata text track: hls.js would load it from a data: URL (the CSP refuses
       // media from data:), and the chapters come from chapters.vtt anyway.
       enableDateRangeMetadataCues: false,
