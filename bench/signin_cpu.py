@@ -9,13 +9,13 @@ test PKI, revocation off, the check in its worker process) takes `--batches` bat
 a batch are fetched and signed (openssl) before it, so the batch's CPU is the sign-ins'
 only. For each batch, the server's main thread's CPU time (utime + stime of
 /proc/PID/task/PID/stat: the thread that runs the event loop; the signature worker is
-another process; the pool's manager thread counts in the process's figure only) is read
-before and after, less what the same thread spends idle for as long (measured right
-after), and divided by the sign-ins. Prints the median and range over the batches of the loop's ms
-of CPU per sign-in, the whole process's, the wall clock per sign-in (the batch's time over
-its sign-ins: the loop's waits count there, not in its CPU), the loop thread's context
-switches per sign-in (it sleeps for each wait for the interpreter lock), and each
-request's time (p50, p99).
+another process; helper threads, such as ProcessPoolExecutor's, count in the process's
+figure only) is read before and after, less what the same thread spends idle for as
+long (measured right after), and divided by the sign-ins. Prints the median and range
+over the batches of the loop's ms of CPU per sign-in, the whole process's, the wall
+clock per sign-in (the batch's time over its sign-ins: the loop's waits count there, not
+in its CPU), the loop thread's context switches per sign-in (it sleeps for each wait
+for the interpreter lock), and each request's time (p50, p99).
 
 `--profile` runs cProfile, on the main thread's CPU clock, in the server during the first
 batch (a sitecustomize of this script's, put on the server's PYTHONPATH: no server file
