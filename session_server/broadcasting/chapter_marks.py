@@ -39,6 +39,8 @@ from session_server.live.projection import Audience, project
 
 log = structlog.get_logger(__name__)
 
+CHART_SECONDS = 1.0
+
 
 def public_facts(events: list[LoggedEvent]) -> list[tuple[int, dict[str, Any]]]:
     """The events that start or end a chapter, as the public sees them."""
@@ -82,6 +84,9 @@ class ChapterMarks:
         # One batch at a time per sitting, in the order they were committed (asyncio's
         # locks are fair), so marks are never handed over out of order.
         self._locks: dict[int, asyncio.Lock] = {}
+        # Marks to hand over at most every CHART_SECONDS, per sitting.
+        self._pending: dict[int, asyncio.TimerHandle] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def reaction(self, session_id: int, events: list[LoggedEvent]) -> None:
         """A hub reaction: the sitting's marks brought up to date, then the recordings'
@@ -137,11 +142,42 @@ class ChapterMarks:
             if not new and not closing:
                 return
             facts.extend(new)
+        if recording is not None and not closing:
+            # At most one rebuild a second: a mark lands on a 1-second segment anyway,
+            # and a floor changing many times a second must not cost the hub a rebuild
+            # (and the names' queries) per event.
+            if session_id not in self._pending:
+                self._pending[session_id] = asyncio.get_running_loop().call_later(
+                    CHART_SECONDS, self._chart_soon, session_id
+                )
+            return
+        pending = self._pending.pop(session_id, None)
+        if pending is not None:
+            pending.cancel()
         marks = await self._marks(session_id, facts)
         if recording is not None:
             recording.chart(marks)
         elif await asyncio.to_thread(self._recordings.end_left_over, session_id, marks):
             log.info("recording_ended_after_restart", session=session_id)
+
+    def _chart_soon(self, session_id: int) -> None:
+        task = asyncio.ensure_future(self._chart(session_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _chart(self, session_id: int) -> None:
+        lock = self._locks.setdefault(session_id, asyncio.Lock())
+        async with lock:
+            if self._pending.pop(session_id, None) is None:
+                return  # charted already (the sitting closed meanwhile)
+            facts = self._facts.get(session_id)
+            recording = self._recordings.get(session_id)
+            if facts is None or recording is None:
+                return
+            try:
+                recording.chart(await self._marks(session_id, list(facts)))
+            except Exception:  # the next event tries again
+                log.exception("chapter_marks_failed", session=session_id)
 
     def _left_over(self, session_id: int) -> bool:
         # A closing sitting with a recording on disk that no one here carries on.
@@ -150,6 +186,9 @@ class ChapterMarks:
     def _forget(self, session_id: int) -> None:
         self._facts.pop(session_id, None)
         self._seen.pop(session_id, None)
+        pending = self._pending.pop(session_id, None)
+        if pending is not None:
+            pending.cancel()
 
     async def _read(self, session_id: int) -> list[LoggedEvent]:
         async with self._db.read() as db:

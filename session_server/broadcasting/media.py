@@ -220,9 +220,10 @@ async def serve(reader: asyncio.StreamReader, write: Callable[[bytes], None]) ->
 
 
 # Below the server (whose sockets' fan-out comes first on shared cores), above the
-# background workers (session_server/background.py): a few niceness steps give the
-# server about three times the media's share of a core they both want.
-NICE = 5
+# background workers (session_server/background.py, SCHED_IDLE): where both want a
+# core the server gets about nine tenths of it; the media's work is a third of a core
+# and what is left over is plenty (bench/broadcast.py).
+NICE = 10
 
 
 async def _main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ Report = Callable[[int, bool], Awaitable[None]]
 # A call the media process has not answered in this time has failed (it never should).
 CALL_SECONDS = 30.0
 RESTART_SECONDS = 1.0
+# Segments kept in memory for the players: a few seconds of a few sittings (~120 kB each).
+SEGMENTS_KEPT = 32
 
 
 class MediaProcess:
@@ -181,6 +184,26 @@ class MediaRecordings:
         self._files = Recordings(folder)  # opens none: only its file work is used
         self._media = media
         self.folder = folder
+        self._segments: OrderedDict[tuple[int, str], bytes] = OrderedDict()
+
+    def segment(self, session_id: int, name: str) -> bytes | None:
+        """A segment's bytes (None: there is none): the newest are kept in memory, since
+        every player of a sitting fetches the same few, each once, within a second or two."""
+        key = (session_id, name)
+        data = self._segments.get(key)
+        if data is None:
+            try:
+                # From the page cache: the segmenter has just written it. Quicker on the
+                # loop than a thread's round trip, which also takes the interpreter.
+                data = (self.folder / str(session_id) / name).read_bytes()
+            except (FileNotFoundError, IsADirectoryError):
+                return None
+            self._segments[key] = data
+            if len(self._segments) > SEGMENTS_KEPT:
+                self._segments.popitem(last=False)
+        else:
+            self._segments.move_to_end(key)
+        return data
 
     def get(self, session_id: int) -> _Charted | None:
         if session_id not in self._media.recording:

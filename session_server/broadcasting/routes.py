@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from broadcast import chapters, ingest_keys
@@ -253,14 +253,13 @@ async def hls(request: Request) -> Response:
     path = recordings.folder / str(session_id) / name
     if name == "chapters.vtt":
         return await _chapters(recordings.folder / str(session_id) / RECORDING_PLAYLIST)
-    if not path.is_file():
-        if name.endswith(".m3u8"):
-            raise ApiError(404, "not_live", "this sitting has not been broadcast yet")
-        raise ApiError(404, "not_found", "no such segment")
     if name.endswith(".ts"):
+        segment = recordings.segment(session_id, name)
+        if segment is None:
+            raise ApiError(404, "not_found", "no such segment")
         # A segment never changes: a CDN keeps it.
         headers = {"Cache-Control": "public, max-age=31536000, immutable"}
-        return FileResponse(path, media_type="video/mp2t", headers={**headers, **_CORS})
+        return Response(segment, media_type="video/mp2t", headers={**headers, **_CORS})
     if name == "index.m3u8":  # a player following the live broadcast
         audience: Audience = request.app.state.audience
         address = request.client.host if request.client is not None else ""
@@ -268,8 +267,11 @@ async def hls(request: Request) -> Response:
     # A playlist changes every segment: a CDN may keep it for a second at most. It is
     # read whole, at once: the segmenter replaces it (a rename) every second, and a file
     # response would send the length of one version and the bytes of the next.
+    # (A read of a file of a few kilobytes the segmenter has just written: from the page
+    # cache, quicker than a hop to a thread and back, which would also take the
+    # interpreter from the loop.)
     try:
-        text = await run_in_threadpool(path.read_bytes)
+        text = path.read_bytes()
     except FileNotFoundError as exc:
         raise ApiError(404, "not_live", "this sitting has not been broadcast yet") from exc
     headers = {"Cache-Control": "public, max-age=1"}
