@@ -41,8 +41,12 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def timed(render: Callable[[dict[str, Any], str], bytes], make: Callable[[int], dict[str, Any]],
-          runs: int, lang: str) -> tuple[list[float], int]:
+def timed(
+    render: Callable[[dict[str, Any], str], bytes],
+    make: Callable[[int], dict[str, Any]],
+    runs: int,
+    lang: str,
+) -> tuple[list[float], int]:
     render(make(-1), lang)  # warm-up
     times = []
     size = 0
@@ -124,9 +128,13 @@ def main() -> None:
     ):
         times, size = timed(render, make, a.runs, a.lang)
         target = targets[name]
-        verdict = "" if target is None else (
-            f"  (target <= {target:.0f} ms: "
-            f"{'met' if percentile(times, 0.99) <= target else 'MISSED'})"
+        verdict = (
+            ""
+            if target is None
+            else (
+                f"  (target <= {target:.0f} ms: "
+                f"{'met' if percentile(times, 0.99) <= target else 'MISSED'})"
+            )
         )
         print(
             f"{name:9s} p50 {percentile(times, 0.5):7.1f} ms  p99 {percentile(times, 0.99):7.1f} ms"

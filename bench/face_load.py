@@ -241,9 +241,7 @@ async def measured_phase(
     """bench.fanout.phase, with the CPU seconds of the server and of its face workers
     meanwhile."""
     server0, workers0 = cpu_seconds(pids[0]), cpu_of(pids[1])
-    latencies, result = await phase(
-        clients, chair, deputy, args.seconds, args.rate, viewers, extra
-    )
+    latencies, result = await phase(clients, chair, deputy, args.seconds, args.rate, viewers, extra)
     cpu = (cpu_seconds(pids[0]) - server0, cpu_of(pids[1]) - workers0)
     return latencies, result, cpu
 

@@ -362,9 +362,7 @@ async def phase(
     """Drive the chair's events for `seconds` at `rate` (with `extra` alongside); the
     fan-out latencies (ms) at every viewer, and what `extra` gave."""
     await clients.call("reset")
-    drove, result = await asyncio.gather(
-        drive(chair, deputy, rate, int(seconds * rate)), extra
-    )
+    drove, result = await asyncio.gather(drive(chair, deputy, rate, int(seconds * rate)), extra)
     await wait_drained(clients, drove["acked"] * viewers, 30)
     latencies, _, _ = await clients.collect()
     return [x * 1000 for x in latencies], result

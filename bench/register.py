@@ -68,9 +68,7 @@ COMMON = [
 # Topic words: a vocabulary of a few thousand made-up words, so that most searches
 # narrow things down, as real ones do; the common words above occur everywhere.
 _SYLLABLES = ["ba", "ko", "ri", "sha", "mu", "ta", "le", "qo", "zi", "ny", "ob", "ug"]
-VOCABULARY = sorted({
-    a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in _SYLLABLES
-})[:3000]
+VOCABULARY = sorted({a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in _SYLLABLES})[:3000]
 QUERIES = [
     {"q": "budjet"},
     {"q": "bakori"},
