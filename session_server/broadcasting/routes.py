@@ -260,10 +260,6 @@ async def hls(request: Request) -> Response:
         # A segment never changes: a CDN keeps it.
         headers = {"Cache-Control": "public, max-age=31536000, immutable"}
         return Response(segment, media_type="video/mp2t", headers={**headers, **_CORS})
-    if name == "index.m3u8":  # a player following the live broadcast
-        audience: Audience = request.app.state.audience
-        address = request.client.host if request.client is not None else ""
-        audience.playlist_fetched(session_id, address, request.headers.get("user-agent", ""))
     # A playlist changes every segment: a CDN may keep it for a second at most. It is
     # read whole, at once: the segmenter replaces it (a rename) every second, and a file
     # response would send the length of one version and the bytes of the next.
@@ -272,8 +268,12 @@ async def hls(request: Request) -> Response:
     # interpreter from the loop.)
     try:
         text = path.read_bytes()
-    except FileNotFoundError as exc:
+    except OSError as exc:  # none yet (or, left by hand, something else of that name)
         raise ApiError(404, "not_live", "this sitting has not been broadcast yet") from exc
+    if name == "index.m3u8":  # a player following the live broadcast
+        audience: Audience = request.app.state.audience
+        address = request.client.host if request.client is not None else ""
+        audience.playlist_fetched(session_id, address, request.headers.get("user-agent", ""))
     headers = {"Cache-Control": "public, max-age=1"}
     return Response(text, media_type=_PLAYLIST, headers={**headers, **_CORS})
 
